@@ -1,0 +1,392 @@
+// The storage contract (DESIGN.md §4). Every backend (SQLite now, PostgreSQL later) implements
+// MailStore and passes the one conformance suite in test/store/. Protocol code talks only to these
+// interfaces, never to SQL.
+
+import type { Readable } from "node:stream";
+import type { Envelope, MimeNode } from "../mail/mime-types.js";
+
+export type SpecialUse = "\\Inbox" | "\\Sent" | "\\Drafts" | "\\Trash" | "\\Junk" | "\\Archive";
+
+/** Created for every new account, in this order. INBOX is special: its name is case-insensitive. */
+export const DEFAULT_MAILBOXES: ReadonlyArray<{ name: string; specialUse: SpecialUse | null }> = [
+  { name: "INBOX", specialUse: null },
+  { name: "Sent", specialUse: "\\Sent" },
+  { name: "Drafts", specialUse: "\\Drafts" },
+  { name: "Trash", specialUse: "\\Trash" },
+  { name: "Junk", specialUse: "\\Junk" },
+  { name: "Archive", specialUse: "\\Archive" },
+];
+
+/** Hierarchy delimiter of mailbox names as stored. ("." is accepted on input and mapped by IMAP.) */
+export const MAILBOX_DELIMITER = "/";
+
+export interface Domain {
+  id: number;
+  /** lower-case ASCII (A-labels for IDN) */
+  name: string;
+  createdAt: Date;
+}
+
+/** SCRAM-SHA-256 server credentials (RFC 5802 §3, RFC 7677); binary values base64. */
+export interface ScramCredentials {
+  iterations: number;
+  salt: string;
+  storedKey: string;
+  serverKey: string;
+}
+
+export interface Account {
+  id: number;
+  /** "local@domain", lower-case */
+  address: string;
+  domainId: number;
+  /** PHC-style string, e.g. "$scrypt$ln=15,r=8,p=1$salt$hash" (see auth/password.ts) */
+  passwordHash: string;
+  scram: ScramCredentials;
+  /** storage limit in bytes; null = unlimited */
+  quotaBytes: number | null;
+  disabled: boolean;
+  createdAt: Date;
+}
+
+export interface NewAccount {
+  address: string;
+  passwordHash: string;
+  scram: ScramCredentials;
+  quotaBytes?: number | null;
+}
+
+/** An alias address ("local@domain", or "@domain" for the domain's catch-all) with its targets. */
+export interface Alias {
+  id: number;
+  address: string;
+  targets: string[];
+  createdAt: Date;
+}
+
+export interface Mailbox {
+  id: number;
+  accountId: number;
+  /** full UTF-8 name with "/" as hierarchy delimiter; "INBOX" exactly for the inbox */
+  name: string;
+  specialUse: SpecialUse | null;
+  subscribed: boolean;
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+  /** messages currently in the mailbox */
+  messages: number;
+  /** sum of message sizes in the mailbox (bytes) */
+  size: number;
+}
+
+/** System flags are stored with their backslash (\Seen); anything else is a keyword. */
+export type Flag = string;
+
+/** Message metadata as listed for a mailbox (without the MIME tree, which can be large). */
+export interface MessageSummary {
+  /** store-wide message id (of this copy) */
+  id: number;
+  mailboxId: number;
+  uid: number;
+  modseq: number;
+  flags: Flag[];
+  internalDate: Date;
+  /** RFC822.SIZE: prefix length + blob size */
+  size: number;
+}
+
+export interface MessageRecord extends MessageSummary {
+  blobId: string;
+  /** trace headers (Return-Path, Delivered-To, Received, Authentication-Results) served before the blob */
+  prefix: Buffer;
+  /** MIME tree with offsets relative to the blob (add prefix.length for offsets into the full message) */
+  mime: MimeNode;
+  envelope: Envelope;
+}
+
+/** What a message is made of, shared by every copy of one delivery. */
+export interface MessageContent {
+  blobId: string;
+  /** size of the blob in bytes */
+  blobSize: number;
+  mime: MimeNode;
+  envelope: Envelope;
+  /** decoded text of the message (subject, addresses, text parts) for the full-text index; may be "" */
+  searchText?: string;
+}
+
+export interface DeliveryTarget {
+  accountId: number;
+  /** mailbox to file into; default: the account's INBOX */
+  mailboxId?: number;
+  prefix?: Buffer;
+  flags?: Flag[];
+  /** ignore the account's quota (e.g. for bounce notices); default false */
+  ignoreQuota?: boolean;
+}
+
+export interface DeliveryRequest {
+  content: MessageContent;
+  /** default: now */
+  internalDate?: Date;
+  targets: DeliveryTarget[];
+  /** remote recipients, queued in the same transaction as the local copies */
+  queue?: NewQueueMessage;
+}
+
+export interface DeliveredCopy {
+  accountId: number;
+  mailboxId: number;
+  uid: number;
+  modseq: number;
+  messageId: number;
+  uidValidity: number;
+}
+
+export interface DeliveryResult {
+  copies: DeliveredCopy[];
+  queueId: string | null;
+}
+
+export type ChangeKind = "append" | "flags" | "expunge";
+
+/** One row of a mailbox's change log, keyed by modseq (for IDLE, CONDSTORE and QRESYNC). */
+export interface MailboxChange {
+  modseq: number;
+  kind: ChangeKind;
+  uid: number;
+  /** the flags after the change, for "append" and "flags" */
+  flags?: Flag[];
+}
+
+export type FlagOperation = "add" | "remove" | "set";
+
+export interface StoreFlagsRequest {
+  mailboxId: number;
+  uids: number[];
+  op: FlagOperation;
+  flags: Flag[];
+  /** CONDSTORE UNCHANGEDSINCE: messages whose modseq is greater are left alone and reported */
+  unchangedSince?: number;
+}
+
+export interface StoreFlagsResult {
+  /** messages whose flags changed, with their new state */
+  updated: Array<{ uid: number; modseq: number; flags: Flag[] }>;
+  /** UIDs that failed the UNCHANGEDSINCE test */
+  modified: number[];
+  highestModseq: number;
+}
+
+export interface CopyResult {
+  uidValidity: number;
+  /** pairs of source UID → destination UID, in source UID order */
+  mapping: Array<[number, number]>;
+}
+
+export interface Quota {
+  accountId: number;
+  usedBytes: number;
+  limitBytes: number | null;
+  messages: number;
+}
+
+// ---- outbound queue (used by the outbound delivery issue; the tables and basic admin live here) ----
+
+export type QueueRecipientStatus = "pending" | "delivered" | "failed" | "deferred";
+
+export interface DsnParams {
+  /** RFC 3461 RET */
+  ret?: "FULL" | "HDRS";
+  /** RFC 3461 ENVID (xtext-decoded) */
+  envid?: string;
+}
+
+export interface NewQueueRecipient {
+  address: string;
+  /** RFC 3461 NOTIFY: e.g. ["SUCCESS","FAILURE"] or ["NEVER"] */
+  notify?: string[];
+  /** RFC 3461 ORCPT, "addr-type;xtext" as received */
+  orcpt?: string;
+}
+
+export interface NewQueueMessage {
+  /** envelope sender ("" for the null sender <>) */
+  sender: string;
+  recipients: NewQueueRecipient[];
+  /** blob of the message as it is to be sent (may differ from the local copy's blob, e.g. DKIM-signed) */
+  blobId?: string;
+  /** header lines to send before the blob (e.g. DKIM-Signature, Received) */
+  prefix?: Buffer;
+  dsn?: DsnParams;
+  /** account that submitted it, for send limits and bounces */
+  accountId?: number | null;
+  /** when the first attempt should be made; default now */
+  nextAttemptAt?: Date;
+}
+
+export interface QueueRecipient {
+  id: number;
+  address: string;
+  domain: string;
+  status: QueueRecipientStatus;
+  attempts: number;
+  nextAttemptAt: Date | null;
+  lastAttemptAt: Date | null;
+  lastReply: string | null;
+  notify: string[] | null;
+  orcpt: string | null;
+}
+
+export interface QueueMessage {
+  /** opaque id shown to admins (e.g. "01J…" or a hex string) */
+  id: string;
+  sender: string;
+  blobId: string;
+  prefix: Buffer;
+  size: number;
+  dsn: DsnParams;
+  accountId: number | null;
+  createdAt: Date;
+  recipients: QueueRecipient[];
+}
+
+export interface RecipientResolution {
+  kind: "local";
+  /** accounts that receive a copy (deduplicated) */
+  accountIds: number[];
+  /** the final addresses, for Delivered-To */
+  addresses: string[];
+}
+
+// ---- interfaces ----
+
+export interface BlobWriter {
+  write(chunk: Buffer): Promise<void>;
+  /** fsyncs the data and the directory, names the blob by its sha256; idempotent for equal content */
+  finish(): Promise<{ id: string; size: number }>;
+  /** removes the temporary file */
+  abort(): Promise<void>;
+}
+
+/** Immutable content-addressed bytes. */
+export interface BlobStore {
+  createWriter(): BlobWriter;
+  put(data: Buffer): Promise<{ id: string; size: number }>;
+  /** stream bytes [start, end) (end defaults to the blob's size) */
+  createReadStream(id: string, start?: number, end?: number): Readable;
+  read(id: string, start?: number, end?: number): Promise<Buffer>;
+  size(id: string): Promise<number>;
+  exists(id: string): Promise<boolean>;
+  delete(id: string): Promise<void>;
+  list(): AsyncIterable<string>;
+}
+
+/** Wakes sessions when a mailbox changed. Never the truth: the change log is (changesSince). */
+export interface ChangeBus {
+  publish(mailboxId: number, modseq: number): void;
+  subscribe(mailboxId: number, listener: (modseq: number) => void): () => void;
+  /** mailbox list changes (create/delete/rename/subscribe) of an account */
+  publishAccount(accountId: number): void;
+  subscribeAccount(accountId: number, listener: () => void): () => void;
+}
+
+export interface MailStore {
+  readonly blobs: BlobStore;
+  readonly bus: ChangeBus;
+
+  /** runs migrations; refuses a database from a newer schema version */
+  open(): Promise<void>;
+  /** waits for pending group commits, then closes */
+  close(): Promise<void>;
+  schemaVersion(): Promise<number>;
+
+  // domains
+  addDomain(name: string): Promise<Domain>;
+  getDomain(name: string): Promise<Domain | null>;
+  listDomains(): Promise<Domain[]>;
+  /** refuses (StoreError "in-use") while accounts or aliases of the domain exist unless force */
+  removeDomain(name: string, opts?: { force?: boolean }): Promise<void>;
+
+  // accounts
+  addAccount(acc: NewAccount): Promise<Account>;
+  getAccount(address: string): Promise<Account | null>;
+  getAccountById(id: number): Promise<Account | null>;
+  listAccounts(domain?: string): Promise<Account[]>;
+  setPassword(address: string, passwordHash: string, scram: ScramCredentials): Promise<void>;
+  setQuota(address: string, quotaBytes: number | null): Promise<void>;
+  /** removes the account, its mailboxes and messages (blobs are collected later) */
+  removeAccount(address: string): Promise<void>;
+
+  // aliases
+  addAlias(address: string, targets: string[]): Promise<Alias>;
+  getAlias(address: string): Promise<Alias | null>;
+  listAliases(domain?: string): Promise<Alias[]>;
+  removeAlias(address: string): Promise<void>;
+
+  /**
+   * Resolves an envelope recipient of a local domain through accounts, aliases (recursively,
+   * loop-safe), "+tag" sub-addressing and the domain's catch-all. null: no such recipient.
+   */
+  resolveRecipient(address: string): Promise<RecipientResolution | null>;
+  isLocalDomain(domain: string): Promise<boolean>;
+
+  // mailboxes
+  listMailboxes(accountId: number): Promise<Mailbox[]>;
+  getMailbox(accountId: number, name: string): Promise<Mailbox | null>;
+  getMailboxById(id: number): Promise<Mailbox | null>;
+  createMailbox(accountId: number, name: string, opts?: { specialUse?: SpecialUse | null }): Promise<Mailbox>;
+  /** renames the mailbox and its children; renaming INBOX moves its messages to a new mailbox (RFC 9051 §6.3.6) */
+  renameMailbox(accountId: number, from: string, to: string): Promise<void>;
+  deleteMailbox(accountId: number, name: string): Promise<void>;
+  setSubscribed(accountId: number, name: string, subscribed: boolean): Promise<void>;
+
+  // messages
+  /** writes every local copy (and the queue rows) in one transaction, durably (group commit) */
+  deliver(req: DeliveryRequest): Promise<DeliveryResult>;
+  listMessages(mailboxId: number, opts?: { sinceUid?: number }): Promise<MessageSummary[]>;
+  getMessage(mailboxId: number, uid: number): Promise<MessageRecord | null>;
+  storeFlags(req: StoreFlagsRequest): Promise<StoreFlagsResult>;
+  copyMessages(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult>;
+  moveMessages(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult>;
+  /** removes the given messages; returns the UIDs actually expunged */
+  expunge(mailboxId: number, uids: number[]): Promise<number[]>;
+  changesSince(mailboxId: number, modseq: number): Promise<MailboxChange[]>;
+  /** UIDs whose decoded text contains all the words (full-text index) */
+  searchText(mailboxId: number, query: string): Promise<number[]>;
+
+  // quota
+  getQuota(accountId: number): Promise<Quota>;
+
+  // queue
+  listQueue(): Promise<QueueMessage[]>;
+  getQueued(id: string): Promise<QueueMessage | null>;
+  removeQueued(id: string): Promise<boolean>;
+  /** make deferred recipients due now (all messages when id is omitted); returns recipients touched */
+  retryQueued(id?: string): Promise<number>;
+
+  /** deletes blobs no message or queue entry references (older than graceMs, default 1 hour) */
+  collectGarbage(opts?: { graceMs?: number }): Promise<{ removed: number }>;
+}
+
+export type StoreErrorCode =
+  | "exists"
+  | "not-found"
+  | "in-use"
+  | "invalid"
+  | "quota"
+  | "no-domain"
+  | "newer-schema"
+  | "closed";
+
+/** Errors the store reports to its callers; protocol layers map codes to replies. */
+export class StoreError extends Error {
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "StoreError";
+  }
+}
