@@ -1,0 +1,359 @@
+// The schema table: the ONLY place that states each key's type, default and meaning. load.ts
+// validates against it, describe.ts documents from it (docs/config.md), and the types below tie every
+// entry to the matching field of Config at compile time.
+
+import os from "node:os";
+import path from "node:path";
+import type { Config, ListenAddress, ListenerName, LogLevel } from "./types.js";
+import * as v from "./values.js";
+
+// ---- value types ---------------------------------------------------------------------------------
+
+export interface ParseContext {
+  /** relative paths resolve against this: the config file's directory, or the cwd without a file */
+  readonly baseDir: string;
+}
+
+/** One problem with a value; `at` is "" or an element index like "[0]". */
+export interface Problem {
+  readonly at: string;
+  readonly value: unknown;
+  readonly reason: string;
+}
+
+export type Outcome<T> = { ok: true; value: T } | { ok: false; problems: Problem[] };
+
+export interface ValueType<T> {
+  /** shown in `config describe`; the syntax of each base name is explained in VALUE_FORMATS */
+  readonly name: string;
+  parse(raw: unknown, ctx: ParseContext): Outcome<T>;
+}
+
+function scalar<T>(name: string, parse: (raw: unknown, ctx: ParseContext) => v.Parsed<T>): ValueType<T> {
+  return {
+    name,
+    parse(raw, ctx) {
+      const r = parse(raw, ctx);
+      return r.ok ? r : { ok: false, problems: [{ at: "", value: raw, reason: r.reason }] };
+    },
+  };
+}
+
+/** A list whose elements are checked one by one, so each bad element is reported with its index. */
+function list<T>(name: string, example: string, parse: (raw: unknown) => v.Parsed<T>): ValueType<T[]> {
+  return {
+    name,
+    parse(raw) {
+      if (!Array.isArray(raw)) {
+        const reason = `must be a list, e.g. ${example}${typeof raw === "string" ? `; write [${JSON.stringify(raw)}]` : ""}`;
+        return { ok: false, problems: [{ at: "", value: raw, reason }] };
+      }
+      const values: T[] = [];
+      const problems: Problem[] = [];
+      raw.forEach((item, i) => {
+        const r = parse(item);
+        if (r.ok) values.push(r.value);
+        else problems.push({ at: `[${i}]`, value: item, reason: r.reason });
+      });
+      return problems.length === 0 ? { ok: true, value: values } : { ok: false, problems };
+    },
+  };
+}
+
+function bounded(
+  r: v.Parsed<number>,
+  min: number,
+  max: number,
+  unit: (n: number) => string,
+): v.Parsed<number> {
+  if (!r.ok) return r;
+  if (r.value < min) return { ok: false, reason: `must be at least ${unit(min)}` };
+  if (r.value > max) return { ok: false, reason: `must be at most ${unit(max)}` };
+  return r;
+}
+
+const bytes = (n: number) => `${n} byte${n === 1 ? "" : "s"}`;
+const seconds = (n: number) => `${n} second${n === 1 ? "" : "s"}`;
+
+export const types = {
+  string: scalar("string", v.parseString),
+  hostname: scalar("hostname", v.parseHostname),
+  bool: scalar("bool", v.parseBool),
+  int: (min: number, max: number) => scalar(`integer ${min}-${max}`, (raw) => v.parseInteger(raw, min, max)),
+  /** allowZero: listeners and the like, where 0 means "any free port" (tests) */
+  port: (allowZero = false) => scalar("port", (raw) => v.parsePort(raw, allowZero)),
+  listen: list<ListenAddress>("listen list", '["0.0.0.0:25"]', v.parseListenAddress),
+  size: (min = 0, max = Number.MAX_SAFE_INTEGER) =>
+    scalar("size", (raw) => bounded(v.parseSize(raw), min, max, bytes)),
+  duration: (min = 0, max = Number.MAX_SAFE_INTEGER) =>
+    scalar(max < Number.MAX_SAFE_INTEGER ? `duration, at most ${max}s` : "duration", (raw) =>
+      bounded(v.parseDuration(raw), min, max, seconds),
+    ),
+  path: scalar("path", (raw, ctx) => v.parsePath(raw, ctx.baseDir)),
+  enum: <T extends string>(values: readonly T[]) =>
+    scalar(`one of ${values.join(", ")}`, (raw) => v.parseEnum(raw, values)),
+  dnsServers: list<string>("address list", '["127.0.0.1:5353"]', v.parseDnsServer),
+  storeUrl: scalar("store url", (raw, ctx) => v.parseStoreUrl(raw, ctx.baseDir)),
+};
+
+/** The syntax of each type, for `config describe` (keyed by the start of ValueType.name). */
+export const VALUE_FORMATS: ReadonlyArray<{ name: string; doc: string }> = [
+  { name: "hostname", doc: "A DNS name (RFC 1123): letters, digits and `-` in dot-separated labels." },
+  {
+    name: "listen list",
+    doc:
+      'A list of `"address:port"` strings: an IPv4 address, `"[IPv6]:port"`, a host name, or `*` ' +
+      '(every IPv4 address, the same as `0.0.0.0`; `"[::]:port"` is every IPv4 and IPv6 address). ' +
+      "Port 0 picks a free port (for tests). " +
+      "`[]` disables the listener. Two listeners cannot share an address and port.",
+  },
+  {
+    name: "size",
+    doc:
+      'Bytes: a whole number, or a string with a unit: `"50MiB"`, `"512KiB"`, `"10M"`, `"1.5G"`. Units ' +
+      "are case-insensitive powers of 1024: K, KB and KiB all mean 1024; M, MB, MiB 1024²; G, GB, GiB " +
+      "1024³; T, TB, TiB 1024⁴.",
+  },
+  {
+    name: "duration",
+    doc: 'Seconds: a whole number, or a string with units s, m, h, d: `"30s"`, `"10m"`, `"2h"`, `"1d"`, `"1h30m"`.',
+  },
+  {
+    name: "path",
+    doc: "A file or directory. A relative path is resolved against the config file's directory (without a file: the current directory).",
+  },
+  {
+    name: "store url",
+    doc:
+      '`"sqlite:PATH"` (PATH resolved like any path; `sqlite::memory:` is refused, as it would lose all mail) ' +
+      'or `"postgres://USER:PASSWORD@HOST:PORT/DB"` (`postgresql://` works too).',
+  },
+  { name: "address list", doc: 'A list of DNS server addresses: `"ip"`, `"ip:port"` or `"[ipv6]:port"`.' },
+];
+
+// ---- the table -----------------------------------------------------------------------------------
+
+/** Dotted keys of Config's leaves ("listen.smtp", "limits.message_size"), without `source`. */
+type LeafKeys<T, P extends string = ""> = {
+  [K in keyof T & string]: T[K] extends string | number | boolean | null | readonly unknown[]
+    ? `${P}${K}`
+    : LeafKeys<T[K], `${P}${K}.`>;
+}[keyof T & string];
+
+export type ConfigKey = Exclude<LeafKeys<Config>, "source">;
+
+/** The type of Config at a dotted key. */
+export type ValueAt<K extends string, T = Config> = K extends `${infer H}.${infer R}`
+  ? H extends keyof T
+    ? ValueAt<R, T[H]>
+    : never
+  : K extends keyof T
+    ? T[K]
+    : never;
+
+/** A value as it is written in the file (before parsing). */
+export type RawValue = string | number | boolean | readonly string[];
+
+/** A default that depends on the machine or on other keys; `text` is what describe shows instead. */
+export interface DerivedDefault {
+  /** undefined when a key it depends on is invalid (that key's problem is already reported) */
+  readonly derive: (get: (key: ConfigKey) => unknown) => RawValue | undefined;
+  /** markdown: put code in backticks (text output strips them) */
+  readonly text: string;
+}
+
+export interface SchemaEntry<K extends ConfigKey = ConfigKey, T = unknown> {
+  readonly key: K;
+  readonly type: ValueType<T>;
+  /** written like a value in the file and parsed like one; null = unset */
+  readonly default: RawValue | DerivedDefault | null;
+  readonly doc: string;
+  /** shown, commented out, in the example file when the default is null or derived */
+  readonly example?: RawValue;
+  /** checks against other keys, run once every key is parsed; returns the reason it is wrong */
+  readonly validate?: (value: T | null, get: (key: ConfigKey) => unknown) => string | undefined;
+}
+
+/** Ties the entry's value type to Config's type at its key (checked at compile time). */
+function entry<K extends ConfigKey>(e: SchemaEntry<K, NonNullable<ValueAt<K>>>): SchemaEntry<K> {
+  return e as unknown as SchemaEntry<K>;
+}
+
+/** Compile-time check that the table covers every key of Config: a missing key is a type error
+ *  naming it ("Property 'missing' is missing … { missing: "limits.foo" }"). */
+function complete<const T extends readonly SchemaEntry[]>(
+  table: T &
+    ([Exclude<ConfigKey, T[number]["key"]>] extends [never]
+      ? unknown
+      : { missing: Exclude<ConfigKey, T[number]["key"]> }),
+): readonly SchemaEntry[] {
+  return table;
+}
+
+/** Generic so each entry keeps its literal key for complete(); the value type is checked once
+ *  against every listen.* key (they all share it). */
+function listener<K extends `listen.${ListenerName}`>(key: K, address: string, doc: string): SchemaEntry<K> {
+  const checked = entry({
+    key: key as `listen.${ListenerName}`,
+    type: types.listen,
+    default: [address],
+    doc,
+  });
+  return { ...checked, key };
+}
+
+/** tls.cert and tls.key are set together or not at all. */
+function pairedWith(other: ConfigKey, self: ConfigKey) {
+  return (value: string | null, get: (key: ConfigKey) => unknown): string | undefined => {
+    const otherValue = get(other);
+    if (value === null && typeof otherValue === "string") {
+      return `is not set but ${other} is; set ${self} too (or remove both to use a generated self-signed certificate)`;
+    }
+    return undefined;
+  };
+}
+
+export const SCHEMA: readonly SchemaEntry[] = complete([
+  entry({
+    key: "hostname",
+    type: types.hostname,
+    default: { derive: () => os.hostname(), text: "the machine's host name" },
+    example: "mail.example.com",
+    doc:
+      "Name of this server: the SMTP greeting, Received headers and EHLO when sending. Use the name " +
+      "the MX and PTR records point to.",
+  }),
+  entry({
+    key: "data_dir",
+    type: types.path,
+    default: "./data",
+    doc:
+      "Directory for the database, message files, the generated TLS certificate and DKIM keys. " +
+      "Created when the server starts; loading the configuration never creates it.",
+  }),
+  listener("listen.smtp", "0.0.0.0:25", "Inbound SMTP from other mail servers (RFC 5321), with STARTTLS."),
+  listener(
+    "listen.submission",
+    "0.0.0.0:587",
+    "Message submission by mail clients (RFC 6409): STARTTLS, then AUTH.",
+  ),
+  listener("listen.submissions", "0.0.0.0:465", "Message submission over implicit TLS (RFC 8314)."),
+  listener("listen.imap", "0.0.0.0:143", "IMAP with STARTTLS."),
+  listener("listen.imaps", "0.0.0.0:993", "IMAP over implicit TLS."),
+  listener("listen.pop3", "0.0.0.0:110", "POP3 with STLS."),
+  listener("listen.pop3s", "0.0.0.0:995", "POP3 over implicit TLS."),
+  listener(
+    "listen.http",
+    "127.0.0.1:8080",
+    "Admin API, metrics, autoconfig and the MTA-STS policy. Keep it on loopback unless a reverse proxy is in front.",
+  ),
+  entry({
+    key: "tls.cert",
+    type: types.path,
+    default: null,
+    example: "/etc/postamt/fullchain.pem",
+    validate: pairedWith("tls.key", "tls.cert"),
+    doc:
+      "PEM certificate chain, server certificate first. Unset: a self-signed certificate is generated " +
+      "into `<data_dir>/tls`. Set together with `tls.key`.",
+  }),
+  entry({
+    key: "tls.key",
+    type: types.path,
+    default: null,
+    example: "/etc/postamt/privkey.pem",
+    validate: pairedWith("tls.cert", "tls.key"),
+    doc: "PEM private key (unencrypted) of `tls.cert`. Set together with `tls.cert`.",
+  }),
+  entry({
+    key: "store.url",
+    type: types.storeUrl,
+    default: {
+      derive: (get) => {
+        const dataDir = get("data_dir");
+        return typeof dataDir === "string" ? `sqlite:${path.join(dataDir, "postamt.db")}` : undefined;
+      },
+      text: "`sqlite:<data_dir>/postamt.db`",
+    },
+    example: "postgres://postamt@localhost/postamt",
+    doc: "Where accounts, mailboxes, message metadata and the queue are kept: SQLite or PostgreSQL.",
+  }),
+  entry({
+    key: "dns.servers",
+    type: types.dnsServers,
+    default: [],
+    doc: 'DNS servers for MX, SPF, DKIM, DMARC and MTA-STS lookups, e.g. `["127.0.0.1:5353"]`. Empty: the system resolver.',
+  }),
+  entry({
+    key: "outbound.port",
+    type: types.port(),
+    default: 25,
+    doc: "Destination port for delivery to other domains' MX hosts. Only tests and unusual setups change it.",
+  }),
+  entry({
+    key: "log.level",
+    type: types.enum<LogLevel>(["trace", "debug", "info", "warn", "error", "fatal"]),
+    default: "info",
+    doc: "Least severe level that is logged.",
+  }),
+  entry({
+    key: "limits.message_size",
+    type: types.size(1),
+    default: "50MiB",
+    doc: "Largest message accepted, advertised as SIZE in EHLO; larger messages are refused with 552.",
+  }),
+  entry({
+    key: "limits.mime_header_bytes",
+    type: types.size(1),
+    default: "1MiB",
+    doc: "MIME parser bound: longest header section of one part.",
+  }),
+  entry({
+    key: "limits.mime_parts",
+    type: types.int(1, 1_000_000),
+    default: 10_000,
+    doc: "MIME parser bound: most parts in one message (Dovecot's default is 10000).",
+  }),
+  entry({
+    key: "limits.mime_depth",
+    type: types.int(1, 1000),
+    default: 100,
+    doc: "MIME parser bound: deepest nesting of multiparts and attached messages (Dovecot's default is 100).",
+  }),
+  entry({
+    key: "accounts.default_quota",
+    type: types.size(0),
+    default: 0,
+    doc: "Storage quota given to new accounts; 0 means unlimited.",
+  }),
+  entry({
+    key: "server.shutdown_grace",
+    type: types.duration(0, 86_400),
+    default: "30s",
+    doc: "On SIGTERM or SIGINT, how long in-flight sessions and deliveries may finish before they are cut off.",
+  }),
+]);
+
+/** One sentence per TOML table, for describe. "" is the top level. */
+export const TABLE_DOCS: Readonly<Record<string, string>> = {
+  "": "Keys before the first [table].",
+  listen: 'Listeners: each is a list of "address:port"; [] disables it.',
+  tls: "The certificate for STARTTLS and implicit-TLS listeners.",
+  store: "The mail store.",
+  dns: "DNS resolution.",
+  outbound: "Delivery to other domains.",
+  log: "Logging.",
+  limits: "Size limits.",
+  accounts: "Defaults for new accounts.",
+  server: "Process behaviour.",
+};
+
+/** "listen" for "listen.smtp", "" for top-level keys. */
+export function tableOf(key: string): string {
+  const dot = key.indexOf(".");
+  return dot < 0 ? "" : key.slice(0, dot);
+}
+
+export function isDerived(d: SchemaEntry["default"]): d is DerivedDefault {
+  return d !== null && typeof d === "object" && !Array.isArray(d);
+}
