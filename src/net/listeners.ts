@@ -1,0 +1,54 @@
+// Which listeners of DESIGN.md §2 this build can serve, and how each is created. A protocol issue
+// adds its factory here; until then its addresses are reported as unavailable rather than opened
+// as ports that answer nothing.
+import { createServer as createHttpServer } from "node:http";
+import type { Server } from "node:net";
+import type { Config, ListenerName } from "../config/types.js";
+import { createHttpHandler } from "../http/server.js";
+import type { Metrics } from "../http/metrics.js";
+import type { Log } from "../log/logger.js";
+import type { TlsMaterial } from "../tls/certificates.js";
+import type { MailStore } from "../store/types.js";
+import type { ConnectionTracker } from "./connection-tracker.js";
+
+export interface ServerContext {
+  config: Config;
+  log: Log;
+  store: MailStore;
+  metrics: Metrics;
+  tls: TlsMaterial;
+  tracker: ConnectionTracker;
+  version: string;
+  isShuttingDown(): boolean;
+}
+
+export type ListenerFactory = (ctx: ServerContext, name: ListenerName) => Server;
+
+const http: ListenerFactory = (ctx, name) => {
+  const server = createHttpServer(
+    { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 },
+    createHttpHandler({
+      store: ctx.store,
+      metrics: ctx.metrics,
+      log: ctx.log.child({ listener: name }),
+      version: ctx.version,
+      isShuttingDown: ctx.isShuttingDown,
+    }),
+  );
+  server.on("connection", (socket) => {
+    ctx.tracker.add(socket);
+    ctx.metrics.connections.inc({ listener: name });
+  });
+  return server;
+};
+
+export const LISTENER_FACTORIES: Readonly<Record<ListenerName, ListenerFactory | null>> = {
+  smtp: null,
+  submission: null,
+  submissions: null,
+  imap: null,
+  imaps: null,
+  pop3: null,
+  pop3s: null,
+  http,
+};

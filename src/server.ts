@@ -1,0 +1,168 @@
+// The Postamt server: one process that owns the data directory, the store and every listener.
+// `postamt serve` runs it; tests start it in-process with ports set to 127.0.0.1:0.
+import { mkdir, stat } from "node:fs/promises";
+import type { AddressInfo, Server } from "node:net";
+import { type Config, LISTENER_NAMES, type ListenerName } from "./config/types.js";
+import { type Metrics, createMetrics } from "./http/metrics.js";
+import type { Log } from "./log/logger.js";
+import { bindServer } from "./net/bind.js";
+import { ConnectionTracker } from "./net/connection-tracker.js";
+import { LISTENER_FACTORIES, type ServerContext } from "./net/listeners.js";
+import { instrumentStore } from "./store/instrument.js";
+import { openStore } from "./store/open-store.js";
+import type { MailStore } from "./store/types.js";
+import { loadTlsMaterial } from "./tls/certificates.js";
+import { VERSION } from "./version.js";
+
+export interface RunningServer {
+  readonly config: Config;
+  readonly store: MailStore;
+  readonly metrics: Metrics;
+  /** the bound addresses of each open listener (real ports when the config said 0) */
+  readonly addresses: Readonly<Partial<Record<ListenerName, AddressInfo[]>>>;
+  /** stop accepting, let sessions finish (bounded by server.shutdown_grace), close the store */
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: Config, log: Log): Promise<RunningServer> {
+  log.info("server.start", `Postamt ${VERSION} starting as ${config.hostname}`, {
+    config: config.source ?? "(built-in defaults)",
+    data_dir: config.data_dir,
+  });
+  await ensureDataDir(config.data_dir, log);
+  const tls = await loadTlsMaterial(config, log);
+  const metrics = createMetrics();
+  const rawStore = await openStore(config.store.url, { dataDir: config.data_dir, log: storeLog(log) });
+  const store = instrumentStore(rawStore, metrics);
+  log.info("store.open", `store open: ${redactUrl(config.store.url)}`, {
+    schema: await store.schemaVersion(),
+  });
+
+  let shuttingDown = false;
+  const tracker = new ConnectionTracker();
+  const ctx: ServerContext = {
+    config,
+    log,
+    store,
+    metrics,
+    tls,
+    tracker,
+    version: VERSION,
+    isShuttingDown: () => shuttingDown,
+  };
+
+  const servers: Server[] = [];
+  const addresses: Partial<Record<ListenerName, AddressInfo[]>> = {};
+  const unavailable: string[] = [];
+  try {
+    for (const name of LISTENER_NAMES) {
+      const addrs = config.listen[name];
+      if (addrs.length === 0) continue;
+      const factory = LISTENER_FACTORIES[name];
+      if (!factory) {
+        unavailable.push(`${name} (${addrs.map((a) => a.text).join(", ")})`);
+        continue;
+      }
+      for (const addr of addrs) {
+        const server = factory(ctx, name);
+        servers.push(server);
+        const bound = await bindServer(server, name, addr);
+        addresses[name] = [...(addresses[name] ?? []), bound];
+        log.info("listener.open", `${name} listening on ${formatAddress(bound)}`, { listener: name });
+      }
+    }
+  } catch (err) {
+    // A listener that cannot bind stops the start: half a mail server is worse than a clear error.
+    await Promise.all(servers.map((s) => closeServer(s)));
+    await rawStore.close();
+    throw err;
+  }
+  if (unavailable.length > 0) {
+    log.info(
+      "listener.unavailable",
+      `not yet served by this version (nothing opened): ${unavailable.join("; ")}`,
+    );
+  }
+  log.info("server.ready", `Postamt ${VERSION} ready`, {
+    listeners: Object.fromEntries(Object.entries(addresses).map(([k, v]) => [k, v.map(formatAddress)])),
+  });
+  await logNextSteps(store, config, log);
+
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      shuttingDown = true;
+      log.info(
+        "server.shutdown",
+        `shutting down: no new connections; waiting up to ${config.server.shutdown_grace}s for open sessions`,
+        {
+          open: tracker.size,
+        },
+      );
+      const closed = Promise.all(servers.map((s) => closeServer(s)));
+      const { forced } = await tracker.shutdown(config.server.shutdown_grace * 1000);
+      await closed;
+      await rawStore.close();
+      log.info(
+        "server.stop",
+        forced ? `stopped (${forced} sessions cut off after the grace period)` : "stopped cleanly",
+        {
+          forced,
+        },
+      );
+    })();
+    return stopping;
+  };
+  return { config, store, metrics, addresses, stop };
+}
+
+async function ensureDataDir(dir: string, log: Log): Promise<void> {
+  try {
+    const s = await stat(dir);
+    if (!s.isDirectory())
+      throw new Error(`data_dir ${dir} exists but is not a directory; set data_dir to a directory`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    await mkdir(dir, { recursive: true, mode: 0o750 });
+    log.info("data.created", `created the data directory ${dir}`);
+  }
+}
+
+async function logNextSteps(store: MailStore, config: Config, log: Log): Promise<void> {
+  const domains = await store.listDomains();
+  const cfg = config.source ? ` --config ${config.source}` : "";
+  if (domains.length === 0) {
+    log.info(
+      "server.next-steps",
+      `no mail domain yet. Next: npx postamt domain add example.com${cfg} && npx postamt user add alice@example.com${cfg}`,
+    );
+  } else if ((await store.listAccounts()).length === 0) {
+    log.info("server.next-steps", `no user yet. Next: npx postamt user add alice@${domains[0]!.name}${cfg}`);
+  }
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+    // HTTP keep-alive sockets would hold close() open; they are tracked and ended by the tracker.
+    (server as Server & { closeIdleConnections?: () => void }).closeIdleConnections?.();
+  });
+}
+
+function formatAddress(a: AddressInfo): string {
+  return a.family === "IPv6" ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+}
+
+function storeLog(log: Log): { info(o: object, msg: string): void; warn(o: object, msg: string): void } {
+  return {
+    // The store reports migrations (with a schema version) and routine opening through one channel.
+    info: (o, msg) =>
+      log.info("version" in o ? "store.migrate" : "store.open", msg, o as Record<string, unknown>),
+    warn: (o, msg) => log.warn("store.migrate", msg, o as Record<string, unknown>),
+  };
+}
