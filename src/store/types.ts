@@ -258,6 +258,8 @@ export interface RecipientResolution {
   accountIds: number[];
   /** the final addresses, for Delivered-To */
   addresses: string[];
+  /** remote addresses reached through aliases, to be queued for relay (deduplicated) */
+  remote: string[];
 }
 
 // ---- interfaces ----
@@ -345,6 +347,7 @@ export interface MailStore {
   // messages
   /** writes every local copy (and the queue rows) in one transaction, durably (group commit) */
   deliver(req: DeliveryRequest): Promise<DeliveryResult>;
+  /** in UID order; sinceUid: only messages with uid >= sinceUid */
   listMessages(mailboxId: number, opts?: { sinceUid?: number }): Promise<MessageSummary[]>;
   getMessage(mailboxId: number, uid: number): Promise<MessageRecord | null>;
   storeFlags(req: StoreFlagsRequest): Promise<StoreFlagsResult>;

@@ -1,0 +1,195 @@
+// Versioned schema. The version lives in PRAGMA user_version; each migration runs once, in order,
+// inside one write transaction (so two processes starting together cannot both apply it). A
+// database written by a newer Postamt is refused rather than misread.
+
+import { StoreError } from "../types.js";
+import type { Db } from "./db.js";
+
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: "directory, mailboxes, messages, change log, full-text index, queue",
+    sql: `
+CREATE TABLE meta (
+  key TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+-- UIDVALIDITY source: max(unix time, last + 1), so a re-created mailbox never reuses a value
+INSERT INTO meta (key, value) VALUES ('last_uidvalidity', 0);
+
+CREATE TABLE domains (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE accounts (
+  id INTEGER PRIMARY KEY,
+  address TEXT NOT NULL UNIQUE,
+  domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+  password_hash TEXT NOT NULL,
+  scram TEXT NOT NULL,                    -- JSON ScramCredentials
+  quota_bytes INTEGER,                    -- NULL: unlimited
+  used_bytes INTEGER NOT NULL DEFAULT 0,  -- kept by the messages triggers
+  message_count INTEGER NOT NULL DEFAULT 0,
+  disabled INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX accounts_domain ON accounts(domain_id);
+
+CREATE TABLE aliases (
+  id INTEGER PRIMARY KEY,
+  address TEXT NOT NULL UNIQUE,           -- "local@domain" or "@domain" (catch-all)
+  domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+  targets TEXT NOT NULL,                  -- JSON array of addresses
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX aliases_domain ON aliases(domain_id);
+
+CREATE TABLE mailboxes (
+  id INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  special_use TEXT,
+  subscribed INTEGER NOT NULL DEFAULT 1,
+  uidvalidity INTEGER NOT NULL,
+  uidnext INTEGER NOT NULL DEFAULT 1,
+  highestmodseq INTEGER NOT NULL DEFAULT 1,
+  message_count INTEGER NOT NULL DEFAULT 0,
+  total_size INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (account_id, name)
+);
+
+CREATE TABLE messages (
+  id INTEGER PRIMARY KEY,
+  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  account_id INTEGER NOT NULL,            -- denormalised: quota triggers need it even mid-cascade
+  uid INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  flags TEXT NOT NULL DEFAULT '[]',       -- JSON array, normalised
+  internal_date INTEGER NOT NULL,         -- epoch ms
+  size INTEGER NOT NULL,                  -- prefix + blob
+  blob_id TEXT NOT NULL,
+  prefix BLOB NOT NULL,
+  mime TEXT NOT NULL,
+  envelope TEXT NOT NULL,
+  doc_id INTEGER,                         -- rowid in message_text, shared by every copy of one delivery
+  UNIQUE (mailbox_id, uid)
+);
+CREATE INDEX messages_blob ON messages(blob_id);
+CREATE INDEX messages_doc ON messages(doc_id) WHERE doc_id IS NOT NULL;
+
+-- contentless: the index alone, the text is not stored twice; rows are shared by copies of a
+-- message and deleted with the last copy (trigger below)
+CREATE VIRTUAL TABLE message_text USING fts5(
+  body, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER messages_after_insert AFTER INSERT ON messages BEGIN
+  UPDATE mailboxes SET message_count = message_count + 1, total_size = total_size + NEW.size
+    WHERE id = NEW.mailbox_id;
+  UPDATE accounts SET message_count = message_count + 1, used_bytes = used_bytes + NEW.size
+    WHERE id = NEW.account_id;
+END;
+
+CREATE TRIGGER messages_after_delete AFTER DELETE ON messages BEGIN
+  UPDATE mailboxes SET message_count = message_count - 1, total_size = total_size - OLD.size
+    WHERE id = OLD.mailbox_id;
+  UPDATE accounts SET message_count = message_count - 1, used_bytes = used_bytes - OLD.size
+    WHERE id = OLD.account_id;
+  DELETE FROM message_text WHERE OLD.doc_id IS NOT NULL AND rowid = OLD.doc_id
+    AND NOT EXISTS (SELECT 1 FROM messages WHERE doc_id = OLD.doc_id);
+END;
+
+CREATE TRIGGER messages_after_move AFTER UPDATE OF mailbox_id ON messages BEGIN
+  UPDATE mailboxes SET message_count = message_count - 1, total_size = total_size - OLD.size
+    WHERE id = OLD.mailbox_id;
+  UPDATE mailboxes SET message_count = message_count + 1, total_size = total_size + NEW.size
+    WHERE id = NEW.mailbox_id;
+END;
+
+-- Every append, flag change and expunge of a mailbox, keyed by its modseq. Expunges are kept
+-- for QRESYNC (RFC 7162 VANISHED (EARLIER)); pruning old rows comes later.
+CREATE TABLE changes (
+  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  modseq INTEGER NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('append', 'flags', 'expunge')),
+  uid INTEGER NOT NULL,
+  flags TEXT,
+  PRIMARY KEY (mailbox_id, modseq)
+) WITHOUT ROWID;
+
+CREATE TABLE queue_messages (
+  id TEXT PRIMARY KEY,
+  sender TEXT NOT NULL,
+  blob_id TEXT NOT NULL,
+  prefix BLOB NOT NULL,
+  size INTEGER NOT NULL,
+  dsn TEXT NOT NULL DEFAULT '{}',
+  account_id INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX queue_messages_blob ON queue_messages(blob_id);
+CREATE INDEX queue_messages_account ON queue_messages(account_id) WHERE account_id IS NOT NULL;
+
+CREATE TABLE queue_recipients (
+  id INTEGER PRIMARY KEY,
+  message_id TEXT NOT NULL REFERENCES queue_messages(id) ON DELETE CASCADE,
+  address TEXT NOT NULL,
+  domain TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed', 'deferred')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER,
+  last_attempt_at INTEGER,
+  last_reply TEXT,
+  notify TEXT,                            -- JSON array or NULL
+  orcpt TEXT,
+  -- a delivery worker leases all due recipients of one destination domain at a time
+  lease_owner TEXT,
+  lease_until INTEGER
+);
+CREATE INDEX queue_recipients_message ON queue_recipients(message_id);
+-- the scheduler's questions: what is due, and what is waiting for one destination
+CREATE INDEX queue_recipients_due ON queue_recipients(next_attempt_at)
+  WHERE status IN ('pending', 'deferred');
+CREATE INDEX queue_recipients_domain ON queue_recipients(domain, next_attempt_at)
+  WHERE status IN ('pending', 'deferred');
+`,
+  },
+];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+export function userVersion(db: Db): number {
+  return db.raw.pragma("user_version", { simple: true }) as number;
+}
+
+function refuseNewer(db: Db, version: number): never {
+  throw new StoreError(
+    "newer-schema",
+    `database ${db.path} has schema version ${version}, but this Postamt supports at most ` +
+      `version ${LATEST_SCHEMA_VERSION}; upgrade Postamt to open it`,
+  );
+}
+
+/** Brings the schema up to date; returns the migrations applied. */
+export function migrate(db: Db): Migration[] {
+  const before = userVersion(db);
+  if (before > LATEST_SCHEMA_VERSION) refuseNewer(db, before);
+  if (before === LATEST_SCHEMA_VERSION) return [];
+  return db.write(() => {
+    // read again under the write lock: another process may have migrated meanwhile
+    const current = userVersion(db);
+    if (current > LATEST_SCHEMA_VERSION) refuseNewer(db, current);
+    const pending = MIGRATIONS.filter((m) => m.version > current);
+    for (const m of pending) db.raw.exec(m.sql);
+    db.raw.pragma(`user_version = ${LATEST_SCHEMA_VERSION}`);
+    return pending;
+  });
+}

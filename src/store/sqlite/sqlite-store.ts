@@ -1,0 +1,354 @@
+// MailStore on SQLite (better-sqlite3) plus the file-system blob store. better-sqlite3 is
+// synchronous; the methods are async to honour the backend-neutral contract. Message mutations go
+// through group commit; directory and mailbox administration are small immediate transactions.
+
+import type { CollectableBlobStore } from "../fs-blob-store.js";
+import { isBlobId } from "../fs-blob-store.js";
+import { normalizeFlags } from "../flags.js";
+import type { StoreLogger } from "../open-store.js";
+import {
+  type Account,
+  type Alias,
+  type ChangeBus,
+  type CopyResult,
+  type DeliveryRequest,
+  type DeliveryResult,
+  type Domain,
+  type Mailbox,
+  type MailboxChange,
+  type MailStore,
+  type MessageRecord,
+  type MessageSummary,
+  type NewAccount,
+  type QueueMessage,
+  type Quota,
+  type RecipientResolution,
+  type ScramCredentials,
+  type SpecialUse,
+  StoreError,
+  type StoreFlagsRequest,
+  type StoreFlagsResult,
+} from "../types.js";
+import { Db } from "./db.js";
+import { Directory } from "./directory.js";
+import { collectGarbage, DEFAULT_GC_GRACE_MS } from "./gc.js";
+import { type GroupCommitStats, GroupCommit } from "./group-commit.js";
+import { Mailboxes } from "./mailboxes.js";
+import { Messages, type PreparedDelivery, type Touched } from "./messages.js";
+import { migrate, userVersion } from "./migrations.js";
+import { checkQueueMessage, QueueTable } from "./queue.js";
+
+export interface SqliteStoreOptions {
+  /** database file (":memory:" for throw-away tests) */
+  path: string;
+  blobs: CollectableBlobStore;
+  bus: ChangeBus;
+  log?: StoreLogger;
+  busyTimeoutMs?: number;
+}
+
+interface Parts {
+  db: Db;
+  commit: GroupCommit;
+  directory: Directory;
+  mailboxes: Mailboxes;
+  messages: Messages;
+  queue: QueueTable;
+}
+
+export class SqliteMailStore implements MailStore {
+  readonly blobs: CollectableBlobStore;
+  readonly bus: ChangeBus;
+  private parts: Parts | null = null;
+
+  constructor(private readonly opts: SqliteStoreOptions) {
+    this.blobs = opts.blobs;
+    this.bus = opts.bus;
+  }
+
+  // ---- lifecycle ----
+
+  async open(): Promise<void> {
+    if (this.parts) return;
+    const db = new Db(this.opts.path, { busyTimeoutMs: this.opts.busyTimeoutMs });
+    try {
+      const applied = migrate(db);
+      for (const m of applied) {
+        this.opts.log?.info(
+          { path: this.opts.path, version: m.version },
+          `schema migrated: ${m.description}`,
+        );
+      }
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    const mailboxes = new Mailboxes(db);
+    const queue = new QueueTable(db);
+    this.parts = {
+      db,
+      commit: new GroupCommit(db),
+      directory: new Directory(db, mailboxes),
+      mailboxes,
+      messages: new Messages(db, mailboxes, queue),
+      queue,
+    };
+  }
+
+  async close(): Promise<void> {
+    const parts = this.parts;
+    if (!parts) return;
+    this.parts = null;
+    parts.commit.close();
+    parts.db.close();
+  }
+
+  async schemaVersion(): Promise<number> {
+    return userVersion(this.p.db);
+  }
+
+  /** group-commit counters, for metrics */
+  commitStats(): GroupCommitStats {
+    return this.p.commit.stats();
+  }
+
+  private get p(): Parts {
+    if (!this.parts) throw new StoreError("closed", "store is not open");
+    return this.parts;
+  }
+
+  // ---- domains, accounts, aliases ----
+
+  async addDomain(name: string): Promise<Domain> {
+    return this.p.directory.addDomain(name);
+  }
+
+  async getDomain(name: string): Promise<Domain | null> {
+    return this.p.directory.getDomain(name);
+  }
+
+  async listDomains(): Promise<Domain[]> {
+    return this.p.directory.listDomains();
+  }
+
+  async removeDomain(name: string, opts?: { force?: boolean }): Promise<void> {
+    this.p.directory.removeDomain(name, opts?.force ?? false);
+  }
+
+  async addAccount(acc: NewAccount): Promise<Account> {
+    const account = this.p.directory.addAccount(acc);
+    this.bus.publishAccount(account.id);
+    return account;
+  }
+
+  async getAccount(address: string): Promise<Account | null> {
+    return this.p.directory.getAccount(address);
+  }
+
+  async getAccountById(id: number): Promise<Account | null> {
+    return this.p.directory.getAccountById(id);
+  }
+
+  async listAccounts(domain?: string): Promise<Account[]> {
+    return this.p.directory.listAccounts(domain);
+  }
+
+  async setPassword(address: string, passwordHash: string, scram: ScramCredentials): Promise<void> {
+    this.p.directory.setPassword(address, passwordHash, scram);
+  }
+
+  async setQuota(address: string, quotaBytes: number | null): Promise<void> {
+    this.p.directory.setQuota(address, quotaBytes);
+  }
+
+  async removeAccount(address: string): Promise<void> {
+    const id = this.p.directory.removeAccount(address);
+    this.bus.publishAccount(id);
+  }
+
+  async addAlias(address: string, targets: string[]): Promise<Alias> {
+    return this.p.directory.addAlias(address, targets);
+  }
+
+  async getAlias(address: string): Promise<Alias | null> {
+    return this.p.directory.getAlias(address);
+  }
+
+  async listAliases(domain?: string): Promise<Alias[]> {
+    return this.p.directory.listAliases(domain);
+  }
+
+  async removeAlias(address: string): Promise<void> {
+    this.p.directory.removeAlias(address);
+  }
+
+  async resolveRecipient(address: string): Promise<RecipientResolution | null> {
+    return this.p.directory.resolveRecipient(address);
+  }
+
+  async isLocalDomain(domain: string): Promise<boolean> {
+    return this.p.directory.isLocalDomain(domain);
+  }
+
+  // ---- mailboxes ----
+
+  async listMailboxes(accountId: number): Promise<Mailbox[]> {
+    return this.p.mailboxes.list(accountId);
+  }
+
+  async getMailbox(accountId: number, name: string): Promise<Mailbox | null> {
+    return this.p.mailboxes.get(accountId, name);
+  }
+
+  async getMailboxById(id: number): Promise<Mailbox | null> {
+    return this.p.mailboxes.getById(id);
+  }
+
+  async createMailbox(
+    accountId: number,
+    name: string,
+    opts?: { specialUse?: SpecialUse | null },
+  ): Promise<Mailbox> {
+    const mailbox = this.p.mailboxes.create(accountId, name, opts?.specialUse ?? null);
+    this.bus.publishAccount(accountId);
+    return mailbox;
+  }
+
+  async renameMailbox(accountId: number, from: string, to: string): Promise<void> {
+    const { touched } = this.p.mailboxes.rename(accountId, from, to);
+    this.publish(touched);
+    this.bus.publishAccount(accountId);
+  }
+
+  async deleteMailbox(accountId: number, name: string): Promise<void> {
+    const row = this.p.mailboxes.delete(accountId, name);
+    // wakes sessions that have it selected: they find it gone
+    this.bus.publish(row.id, row.highestmodseq + 1);
+    this.bus.publishAccount(accountId);
+  }
+
+  async setSubscribed(accountId: number, name: string, subscribed: boolean): Promise<void> {
+    this.p.mailboxes.setSubscribed(accountId, name, subscribed);
+    this.bus.publishAccount(accountId);
+  }
+
+  // ---- messages ----
+
+  async deliver(req: DeliveryRequest): Promise<DeliveryResult> {
+    const prepared = await this.prepareDelivery(req);
+    const p = this.p;
+    const out = await p.commit.run(() => p.messages.deliver(prepared));
+    this.publish(out.touched);
+    return { copies: out.copies, queueId: out.queueId };
+  }
+
+  /** checks that need no transaction (or are async): the blobs exist on disk, flags are valid */
+  private async prepareDelivery(req: DeliveryRequest): Promise<PreparedDelivery> {
+    const { content } = req;
+    if (req.targets.length === 0 && !req.queue) {
+      throw new StoreError("invalid", "a delivery needs targets or a queue entry");
+    }
+    if (!isBlobId(content.blobId)) throw new StoreError("invalid", `invalid blob id ${content.blobId}`);
+    const size = await this.blobs.size(content.blobId);
+    if (size !== content.blobSize) {
+      throw new StoreError("invalid", `blob ${content.blobId} has ${size} bytes, not ${content.blobSize}`);
+    }
+    const flags = req.targets.map((t) => normalizeFlags(t.flags ?? []));
+    let queueBlobSize = size;
+    if (req.queue) {
+      checkQueueMessage(req.queue);
+      if (req.queue.blobId !== undefined && req.queue.blobId !== content.blobId) {
+        queueBlobSize = await this.blobs.size(req.queue.blobId);
+      }
+    }
+    return { req, flags, queueBlobSize };
+  }
+
+  async listMessages(mailboxId: number, opts?: { sinceUid?: number }): Promise<MessageSummary[]> {
+    return this.p.messages.list(mailboxId, opts?.sinceUid);
+  }
+
+  async getMessage(mailboxId: number, uid: number): Promise<MessageRecord | null> {
+    return this.p.messages.get(mailboxId, uid);
+  }
+
+  async storeFlags(req: StoreFlagsRequest): Promise<StoreFlagsResult> {
+    const flags = normalizeFlags(req.flags);
+    const p = this.p;
+    const out = await p.commit.run(() => p.messages.storeFlags(req, flags));
+    this.publish(out.touched);
+    return out.result;
+  }
+
+  async copyMessages(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult> {
+    const p = this.p;
+    const out = await p.commit.run(() => p.messages.copy(fromMailboxId, uids, toMailboxId, false));
+    this.publish(out.touched);
+    return out.result;
+  }
+
+  async moveMessages(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult> {
+    const p = this.p;
+    const out = await p.commit.run(() => p.messages.copy(fromMailboxId, uids, toMailboxId, true));
+    this.publish(out.touched);
+    return out.result;
+  }
+
+  async expunge(mailboxId: number, uids: number[]): Promise<number[]> {
+    const p = this.p;
+    const out = await p.commit.run(() => p.messages.expunge(mailboxId, uids));
+    this.publish(out.touched);
+    return out.uids;
+  }
+
+  async changesSince(mailboxId: number, modseq: number): Promise<MailboxChange[]> {
+    return this.p.messages.changesSince(mailboxId, modseq);
+  }
+
+  async searchText(mailboxId: number, query: string): Promise<number[]> {
+    return this.p.messages.searchText(mailboxId, query);
+  }
+
+  // ---- quota ----
+
+  async getQuota(accountId: number): Promise<Quota> {
+    const r = this.p.db
+      .prep<{ used_bytes: number; quota_bytes: number | null; message_count: number }>(
+        "SELECT used_bytes, quota_bytes, message_count FROM accounts WHERE id = ?",
+      )
+      .get(accountId);
+    if (!r) throw new StoreError("not-found", `no account ${accountId}`);
+    return { accountId, usedBytes: r.used_bytes, limitBytes: r.quota_bytes, messages: r.message_count };
+  }
+
+  // ---- queue ----
+
+  async listQueue(): Promise<QueueMessage[]> {
+    return this.p.queue.list();
+  }
+
+  async getQueued(id: string): Promise<QueueMessage | null> {
+    return this.p.queue.get(id);
+  }
+
+  async removeQueued(id: string): Promise<boolean> {
+    return this.p.queue.remove(id);
+  }
+
+  async retryQueued(id?: string): Promise<number> {
+    return this.p.queue.retry(id);
+  }
+
+  // ---- blobs ----
+
+  async collectGarbage(opts?: { graceMs?: number }): Promise<{ removed: number }> {
+    const result = await collectGarbage(this.p.db, this.blobs, opts?.graceMs ?? DEFAULT_GC_GRACE_MS);
+    if (result.removed > 0 || result.tempRemoved > 0) this.opts.log?.info(result, "blob garbage collected");
+    return { removed: result.removed };
+  }
+
+  /** after commit: wake the sessions watching these mailboxes */
+  private publish(touched: Touched): void {
+    for (const [mailboxId, modseq] of touched) this.bus.publish(mailboxId, modseq);
+  }
+}
