@@ -68,11 +68,22 @@ export interface MimeNode {
   language: string[] | null;
   location: string | null;
   md5: string | null;
-  /** children of a multipart/* part, in order (empty otherwise) */
+  /**
+   * children of a multipart/* part, in order (empty otherwise). Also empty for a multipart left
+   * unparsed (depth or part limit, see defects): serve such a part as a basic body.
+   */
   children: MimeNode[];
-  /** the encapsulated message of a message/rfc822 (or message/global) part */
+  /**
+   * the encapsulated message of a message/rfc822 (or message/global) part; null when it was
+   * not parsed (limits, or a base64/quoted-printable encoded message/*): serve as a basic body
+   */
   message: MimeNode | null;
-  /** the ENVELOPE of the encapsulated message, for message/rfc822 parts and for the root */
+  /**
+   * the ENVELOPE of the encapsulated message, for message/rfc822 parts and for the root (the
+   * message's own). Encapsulated message nodes (`message`) carry their own envelope too; a
+   * message/rfc822 part that is itself a message root (the root is message/rfc822) keeps its
+   * own, so BODYSTRUCTURE should read `message.envelope`.
+   */
   envelope: Envelope | null;
   /** problems met while parsing this part (missing boundary, truncated header, limits) */
   defects?: string[];
