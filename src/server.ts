@@ -87,11 +87,13 @@ export async function startServer(config: Config, log: Log): Promise<RunningServ
     listeners: Object.fromEntries(Object.entries(addresses).map(([k, v]) => [k, v.map(formatAddress)])),
   });
   await logNextSteps(store, config, log);
+  const gcTimer = scheduleGarbageCollection(store, log);
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= (async () => {
       shuttingDown = true;
+      clearInterval(gcTimer);
       log.info(
         "server.shutdown",
         `shutting down: no new connections; waiting up to ${config.server.shutdown_grace}s for open sessions`,
@@ -114,6 +116,20 @@ export async function startServer(config: Config, log: Log): Promise<RunningServ
     return stopping;
   };
   return { config, store, metrics, addresses, stop };
+}
+
+/** Message files no message or queue entry refers to any more are removed once an hour. */
+function scheduleGarbageCollection(store: MailStore, log: Log): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    store.collectGarbage().then(
+      ({ removed }) => {
+        if (removed > 0) log.info("store.gc", `removed ${removed} unreferenced message files`, { removed });
+      },
+      (err: unknown) => log.error("store.gc", "garbage collection failed", { err }),
+    );
+  }, 3600_000);
+  timer.unref();
+  return timer;
 }
 
 async function ensureDataDir(dir: string, log: Log): Promise<void> {
