@@ -31,10 +31,11 @@ export async function promptPassword(question: string): Promise<string> {
 
 function askHidden(question: string): Promise<string> {
   const stdin = process.stdin;
+  // Echo goes off before the question appears, so not even a fast typist's first keys are shown.
+  stdin.setRawMode(true);
   process.stderr.write(question);
   return new Promise((resolve, reject) => {
     let answer = "";
-    stdin.setRawMode(true);
     stdin.resume();
     stdin.setEncoding("utf8");
     const finish = (err?: Error) => {
