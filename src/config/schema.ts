@@ -4,7 +4,13 @@
 
 import os from "node:os";
 import path from "node:path";
-import type { Config, ListenAddress, ListenerName, LogLevel } from "./types.js";
+import {
+  type Config,
+  LISTENER_NAMES,
+  type ListenAddress,
+  type ListenerName,
+  type LogLevel,
+} from "./types.js";
 import * as v from "./values.js";
 
 // ---- value types ---------------------------------------------------------------------------------
@@ -92,6 +98,7 @@ export const types = {
   path: scalar("path", (raw, ctx) => v.parsePath(raw, ctx.baseDir)),
   enum: <T extends string>(values: readonly T[]) =>
     scalar(`one of ${values.join(", ")}`, (raw) => v.parseEnum(raw, values)),
+  listeners: list<ListenerName>("listener list", '["smtp"]', (raw) => v.parseEnum(raw, LISTENER_NAMES)),
   dnsServers: list<string>("address list", '["127.0.0.1:5353"]', v.parseDnsServer),
   storeUrl: scalar("store url", (raw, ctx) => v.parseStoreUrl(raw, ctx.baseDir)),
 };
@@ -127,6 +134,10 @@ export const VALUE_FORMATS: ReadonlyArray<{ name: string; doc: string }> = [
     doc:
       '`"sqlite:PATH"` (PATH resolved like any path; `sqlite::memory:` is refused, as it would lose all mail) ' +
       'or `"postgres://USER:PASSWORD@HOST:PORT/DB"` (`postgresql://` works too).',
+  },
+  {
+    name: "listener list",
+    doc: `A list of listener names: ${LISTENER_NAMES.map((n) => `\`"${n}"\``).join(", ")}.`,
   },
   { name: "address list", doc: 'A list of DNS server addresses: `"ip"`, `"ip:port"` or `"[ipv6]:port"`.' },
 ];
@@ -321,6 +332,78 @@ export const SCHEMA: readonly SchemaEntry[] = complete([
     doc: "MIME parser bound: deepest nesting of multiparts and attached messages (Dovecot's default is 100).",
   }),
   entry({
+    key: "limits.recipients",
+    type: types.int(1, 100_000),
+    default: 100,
+    doc: "Recipients accepted in one SMTP transaction; more get 452 4.5.3 (RFC 5321 §4.5.3.1.8 asks for at least 100).",
+  }),
+  entry({
+    key: "limits.bad_commands",
+    type: types.int(1, 10_000),
+    default: 10,
+    doc: "Protocol errors (unknown commands, syntax errors, bad sequence) in one session before it is closed with 421.",
+  }),
+  entry({
+    key: "limits.junk_commands",
+    type: types.int(1, 100_000),
+    default: 100,
+    doc: "NOOP, RSET, VRFY, HELP and other commands that move no mail, per SMTP session, before it is closed with 421.",
+  }),
+  entry({
+    key: "limits.connections_per_ip",
+    type: types.int(0, 1_000_000),
+    default: 50,
+    doc: "Simultaneous connections from one IP address (IPv6: one /64) to each protocol; 0 means unlimited.",
+  }),
+  entry({
+    key: "timeouts.smtp_command",
+    type: types.duration(1, 86_400),
+    default: "5m",
+    doc:
+      "Deadline for an SMTP client to send one complete command line (RFC 5321 §4.5.3.2.7: 5 minutes). It is " +
+      "a deadline: a client that trickles a byte at a time is cut off too.",
+  }),
+  entry({
+    key: "timeouts.smtp_data",
+    type: types.duration(1, 86_400),
+    default: "10m",
+    doc: "Deadline for one whole DATA or BDAT transfer (RFC 5321 §4.5.3.2.6 gives 10 minutes for the end of data).",
+  }),
+  entry({
+    key: "smtp.greet_pause",
+    type: types.duration(0, 60),
+    default: 0,
+    doc:
+      "Seconds the `smtp` (MX) listener waits before its greeting. A client that talks before the greeting is " +
+      "refused with 554 (spam engines often do). 0 disables the check.",
+  }),
+  entry({
+    key: "auth.max_failures",
+    type: types.int(1, 1_000_000),
+    default: 10,
+    doc: "Failed logins (SMTP AUTH, IMAP, POP3) from one IP address, or for one account, before a temporary ban.",
+  }),
+  entry({
+    key: "auth.ban_time",
+    type: types.duration(1, 86_400 * 30),
+    default: "15m",
+    doc: "How long a banned IP address or account is refused, without checking any password.",
+  }),
+  entry({
+    key: "auth.failure_delay",
+    type: types.duration(0, 60),
+    default: 1,
+    doc: "Seconds the answer to a failed login is delayed; the delay doubles with each further failure, up to 8 times this.",
+  }),
+  entry({
+    key: "proxy.listeners",
+    type: types.listeners,
+    default: [],
+    doc:
+      'Listeners behind a load balancer that sends the PROXY protocol (v1 or v2), e.g. `["smtp", "imaps"]`. ' +
+      "Their connections must start with the header; the client address it names is used for limits, logs and policy.",
+  }),
+  entry({
     key: "accounts.default_quota",
     type: types.size(0),
     default: 0,
@@ -343,7 +426,11 @@ export const TABLE_DOCS: Readonly<Record<string, string>> = {
   dns: "DNS resolution.",
   outbound: "Delivery to other domains.",
   log: "Logging.",
-  limits: "Size limits.",
+  limits: "Limits on what clients may do.",
+  timeouts: "Deadlines for clients.",
+  smtp: "SMTP behaviour.",
+  auth: "Login failure handling, shared by SMTP, IMAP and POP3.",
+  proxy: "PROXY protocol for listeners behind a load balancer.",
   accounts: "Defaults for new accounts.",
   server: "Process behaviour.",
 };

@@ -2,7 +2,15 @@
 // (snake_case), so a key in a log line, an error, `config describe` and the file are the same word.
 // The schema table in schema.ts is the single source of defaults, types and documentation.
 
-export type ListenerName = "smtp" | "submission" | "submissions" | "imap" | "imaps" | "pop3" | "pop3s" | "http";
+export type ListenerName =
+  | "smtp"
+  | "submission"
+  | "submissions"
+  | "imap"
+  | "imaps"
+  | "pop3"
+  | "pop3s"
+  | "http";
 
 export const LISTENER_NAMES: readonly ListenerName[] = [
   "smtp",
@@ -58,6 +66,36 @@ export interface Config {
     readonly mime_header_bytes: number;
     readonly mime_parts: number;
     readonly mime_depth: number;
+    /** recipients per SMTP transaction (RFC 5321 §4.5.3.1.8: at least 100) */
+    readonly recipients: number;
+    /** protocol errors in one session before it is closed (SMTP 421) */
+    readonly bad_commands: number;
+    /** NOOP/RSET/VRFY/HELP… per SMTP session before it is closed (Postfix smtpd_junk_command_limit) */
+    readonly junk_commands: number;
+    /** simultaneous connections from one IP address (IPv6: one /64) per protocol; 0 = unlimited */
+    readonly connections_per_ip: number;
+  };
+  readonly timeouts: {
+    /** seconds a client may take to send one complete command line (a deadline, not an idle timer) */
+    readonly smtp_command: number;
+    /** seconds a client may take for one whole DATA or BDAT transfer */
+    readonly smtp_data: number;
+  };
+  readonly smtp: {
+    /** seconds the MX listener waits before its greeting; a client that talks first is refused */
+    readonly greet_pause: number;
+  };
+  readonly auth: {
+    /** failed logins from one IP address or for one account before a temporary ban */
+    readonly max_failures: number;
+    /** seconds a banned IP address or account is refused without a password check */
+    readonly ban_time: number;
+    /** seconds the answer to a failed login is delayed, doubling with each failure (capped at 8×) */
+    readonly failure_delay: number;
+  };
+  readonly proxy: {
+    /** listeners whose connections start with a PROXY protocol v1/v2 header from a load balancer */
+    readonly listeners: readonly ListenerName[];
   };
   readonly accounts: {
     /** quota given to new accounts, bytes; 0 = unlimited */

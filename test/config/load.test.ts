@@ -63,7 +63,15 @@ describe("loading a file", () => {
       mime_header_bytes: 1048576,
       mime_parts: 10000,
       mime_depth: 100,
+      recipients: 100,
+      bad_commands: 10,
+      junk_commands: 100,
+      connections_per_ip: 50,
     });
+    assert.deepEqual(c.timeouts, { smtp_command: 300, smtp_data: 600 });
+    assert.deepEqual(c.smtp, { greet_pause: 0 });
+    assert.deepEqual(c.auth, { max_failures: 10, ban_time: 900, failure_delay: 1 });
+    assert.deepEqual(c.proxy, { listeners: [] });
     assert.equal(c.accounts.default_quota, 0);
     assert.equal(c.server.shutdown_grace, 30);
   });
@@ -105,6 +113,25 @@ message_size = "10M"
 mime_header_bytes = 65536
 mime_parts = 500
 mime_depth = 20
+recipients = 1000
+bad_commands = 5
+junk_commands = 50
+connections_per_ip = 0
+
+[timeouts]
+smtp_command = "1m"
+smtp_data = "1h"
+
+[smtp]
+greet_pause = "3s"
+
+[auth]
+max_failures = 3
+ban_time = "1h"
+failure_delay = 0
+
+[proxy]
+listeners = ["smtp", "imaps"]
 
 [accounts]
 default_quota = "2GiB"
@@ -137,7 +164,15 @@ shutdown_grace = "1m30s"
       mime_header_bytes: 65536,
       mime_parts: 500,
       mime_depth: 20,
+      recipients: 1000,
+      bad_commands: 5,
+      junk_commands: 50,
+      connections_per_ip: 0,
     });
+    assert.deepEqual(c.timeouts, { smtp_command: 60, smtp_data: 3600 });
+    assert.deepEqual(c.smtp, { greet_pause: 3 });
+    assert.deepEqual(c.auth, { max_failures: 3, ban_time: 3600, failure_delay: 0 });
+    assert.deepEqual(c.proxy, { listeners: ["smtp", "imaps"] });
     assert.equal(c.accounts.default_quota, 2 * 1024 ** 3);
     assert.equal(c.server.shutdown_grace, 90);
     assert.ok(!fs.existsSync(path.join(dir, "data")));
