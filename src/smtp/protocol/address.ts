@@ -55,7 +55,9 @@ export function parsePath(s: string, start: number, opts: PathOptions): PathResu
   const after = end + 1;
   let inner = s.slice(start + 1, end);
   if (inner === "") {
-    return opts.allowNull ? { ok: true, mailbox: null, end: after } : { ok: false, error: "syntax", end: after };
+    return opts.allowNull
+      ? { ok: true, mailbox: null, end: after }
+      : { ok: false, error: "syntax", end: after };
   }
   if (octets(s.slice(start, after)) > MAX_PATH) return { ok: false, error: "too-long", end: after };
   if (inner.charCodeAt(0) === 0x40 /* @ */) {

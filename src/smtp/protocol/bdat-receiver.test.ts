@@ -63,14 +63,24 @@ describe("BdatReceiver", () => {
       "caf\xe9QUIT\r\n",
       4,
       undefined,
-      { content: "caf\xe9", done: true, remainder: "QUIT\r\n", verdict: { size: 4, tooBig: false, eightBit: true } },
+      {
+        content: "caf\xe9",
+        done: true,
+        remainder: "QUIT\r\n",
+        verdict: { size: 4, tooBig: false, eightBit: true },
+      },
     ],
     [
       "size limit: drained beyond it, too big",
       "0123456789RSET\r\n",
       10,
       4,
-      { content: "0123", done: true, remainder: "RSET\r\n", verdict: { size: 10, tooBig: true, eightBit: false } },
+      {
+        content: "0123",
+        done: true,
+        remainder: "RSET\r\n",
+        verdict: { size: 10, tooBig: true, eightBit: false },
+      },
     ],
   ];
   for (const [name, input, size, max, expected] of cases) {

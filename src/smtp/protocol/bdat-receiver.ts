@@ -35,7 +35,8 @@ export class BdatReceiver {
 
   /** Start a chunk of `chunkSize` octets (from "BDAT chunkSize [LAST]"). */
   begin(chunkSize: number): void {
-    if (!Number.isSafeInteger(chunkSize) || chunkSize < 0) throw new RangeError(`bad BDAT chunk size ${chunkSize}`);
+    if (!Number.isSafeInteger(chunkSize) || chunkSize < 0)
+      throw new RangeError(`bad BDAT chunk size ${chunkSize}`);
     this.left = chunkSize;
   }
 

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Mailbox } from "./address.js";
-import { type Command, decodeBase64, type ParseContext, type ParseResult, parseCommand, parseSaslResponse } from "./command-parser.js";
+import {
+  type Command,
+  decodeBase64,
+  type ParseContext,
+  type ParseResult,
+  parseCommand,
+  parseSaslResponse,
+} from "./command-parser.js";
 import { commandLineLimit, type Extension, type ExtensionSet } from "./extensions.js";
 import { LineReader } from "./line-reader.js";
 import { REPLIES } from "./reply.js";
@@ -62,8 +69,7 @@ function table(name: string, cases: Case[]): void {
     for (const c of cases) {
       const label = typeof c[0] === "string" ? c[0] : c[0].toString("latin1");
       it(`${JSON.stringify(label.length > 90 ? `${label.slice(0, 90)}…` : label)}${c[2] ? " (ctx)" : ""}`, () =>
-        check(c),
-      );
+        check(c));
     }
   });
 }
@@ -115,7 +121,10 @@ table("MAIL FROM", [
   ["MAIL  FROM:<alice@example.com>", { verb: "MAIL", from: mb("alice", "example.com"), params: P0 }],
   ["MAIL FROM:<>", { verb: "MAIL", from: null, params: P0 }],
   ["MAIL FROM:<> ", { verb: "MAIL", from: null, params: P0 }],
-  ["MAIL FROM:<@a.example,@b.example:joe@c.example>", { verb: "MAIL", from: mb("joe", "c.example"), params: P0 }],
+  [
+    "MAIL FROM:<@a.example,@b.example:joe@c.example>",
+    { verb: "MAIL", from: mb("joe", "c.example"), params: P0 },
+  ],
   ['MAIL FROM:<"joe"@example.com>', { verb: "MAIL", from: mb("joe", "example.com"), params: P0 }],
   [
     'MAIL FROM:<"john doe"@example.com>',
@@ -125,37 +134,65 @@ table("MAIL FROM", [
     'MAIL FROM:<"a\\"b\\\\c"@example.com>',
     { verb: "MAIL", from: mb('a"b\\c', "example.com", '"a\\"b\\\\c"@example.com'), params: P0 },
   ],
-  ['MAIL FROM:<"a>b"@example.com>', { verb: "MAIL", from: mb("a>b", "example.com", '"a>b"@example.com'), params: P0 }],
+  [
+    'MAIL FROM:<"a>b"@example.com>',
+    { verb: "MAIL", from: mb("a>b", "example.com", '"a>b"@example.com'), params: P0 },
+  ],
   ['MAIL FROM:<""@example.com>', { verb: "MAIL", from: mb("", "example.com", '""@example.com'), params: P0 }],
-  ["MAIL FROM:<a.b+tag!#$%&'*/=?^_`{|}~-@example.com>", {
-    verb: "MAIL",
-    from: mb("a.b+tag!#$%&'*/=?^_`{|}~-", "example.com"),
-    params: P0,
-  }],
+  [
+    "MAIL FROM:<a.b+tag!#$%&'*/=?^_`{|}~-@example.com>",
+    {
+      verb: "MAIL",
+      from: mb("a.b+tag!#$%&'*/=?^_`{|}~-", "example.com"),
+      params: P0,
+    },
+  ],
   ["MAIL FROM:<joe@[192.0.2.1]>", { verb: "MAIL", from: mb("joe", "[192.0.2.1]"), params: P0 }],
   ["MAIL FROM:<joe@[IPv6:2001:db8::1]>", { verb: "MAIL", from: mb("joe", "[IPv6:2001:db8::1]"), params: P0 }],
-  [`MAIL FROM:<${"l".repeat(64)}@example.com>`, { verb: "MAIL", from: mb("l".repeat(64), "example.com"), params: P0 }],
+  [
+    `MAIL FROM:<${"l".repeat(64)}@example.com>`,
+    { verb: "MAIL", from: mb("l".repeat(64), "example.com"), params: P0 },
+  ],
   [
     "MAIL FROM:<alice@example.com> SIZE=1000 BODY=8BITMIME",
-    { verb: "MAIL", from: mb("alice", "example.com"), params: { smtputf8: false, size: 1000, body: "8BITMIME" } },
+    {
+      verb: "MAIL",
+      from: mb("alice", "example.com"),
+      params: { smtputf8: false, size: 1000, body: "8BITMIME" },
+    },
   ],
   [
     "MAIL FROM:<alice@example.com>   size=0  body=binarymime ",
-    { verb: "MAIL", from: mb("alice", "example.com"), params: { smtputf8: false, size: 0, body: "BINARYMIME" } },
+    {
+      verb: "MAIL",
+      from: mb("alice", "example.com"),
+      params: { smtputf8: false, size: 0, body: "BINARYMIME" },
+    },
   ],
   [
     "MAIL FROM:<alice@example.com> RET=HDRS ENVID=QQ314159+2B1",
-    { verb: "MAIL", from: mb("alice", "example.com"), params: { smtputf8: false, ret: "HDRS", envid: "QQ314159+1" } },
+    {
+      verb: "MAIL",
+      from: mb("alice", "example.com"),
+      params: { smtputf8: false, ret: "HDRS", envid: "QQ314159+1" },
+    },
   ],
   [
     "MAIL FROM:<e=mc2@example.com> AUTH=e+3Dmc2@example.com", // RFC 4954 §5.1
-    { verb: "MAIL", from: mb("e=mc2", "example.com"), params: { smtputf8: false, auth: mb("e=mc2", "example.com") } },
+    {
+      verb: "MAIL",
+      from: mb("e=mc2", "example.com"),
+      params: { smtputf8: false, auth: mb("e=mc2", "example.com") },
+    },
   ],
-  ["MAIL FROM:<john+@example.org> AUTH=<>", {
-    verb: "MAIL",
-    from: mb("john+", "example.org"),
-    params: { smtputf8: false, auth: null },
-  }],
+  [
+    "MAIL FROM:<john+@example.org> AUTH=<>",
+    {
+      verb: "MAIL",
+      from: mb("john+", "example.org"),
+      params: { smtputf8: false, auth: null },
+    },
+  ],
   [
     "MAIL FROM:<δοκιμή@παράδειγμα.δοκιμή> SMTPUTF8",
     {
@@ -201,7 +238,10 @@ table("MAIL FROM", [
   ["MAIL FROM:<@a.example:>", SENDER],
   ["MAIL FROM:<@a_b.example:joe@c.example>", SENDER],
   [`MAIL FROM:<${"l".repeat(65)}@example.com>`, SENDER], // local part ≤ 64 (§4.5.3.1.1)
-  [`MAIL FROM:<a@${D60}.${D60}.${D60}.${D60}.example>`, { verb: "MAIL", from: mb("a", LONG_DOMAIN), params: P0 }],
+  [
+    `MAIL FROM:<a@${D60}.${D60}.${D60}.${D60}.example>`,
+    { verb: "MAIL", from: mb("a", LONG_DOMAIN), params: P0 },
+  ],
   [`MAIL FROM:<a@${D60}.${D60}.${D60}.${D60}.${D60}.example>`, SENDER], // domain ≤ 255
   [`MAIL FROM:<@${LONG_DOMAIN}:joe@c.example>`, SENDER], // path ≤ 256 (§4.5.3.1.3)
   ["MAIL FROM:<δοκιμή@example.com>", NO_UTF8_SENDER],
@@ -257,11 +297,19 @@ table("RCPT TO", [
   ],
   [
     "RCPT TO:<bob@example.com> notify=never",
-    { verb: "RCPT", to: mb("bob", "example.com"), params: { notify: { never: true, success: false, failure: false, delay: false } } },
+    {
+      verb: "RCPT",
+      to: mb("bob", "example.com"),
+      params: { notify: { never: true, success: false, failure: false, delay: false } },
+    },
   ],
   [
     "RCPT TO:<bob@example.com> NOTIFY=delay,Failure",
-    { verb: "RCPT", to: mb("bob", "example.com"), params: { notify: { never: false, success: false, failure: true, delay: true } } },
+    {
+      verb: "RCPT",
+      to: mb("bob", "example.com"),
+      params: { notify: { never: false, success: false, failure: true, delay: true } },
+    },
   ],
   [
     "RCPT TO:<δ@example.com> ORCPT=utf-8;\\x{3B4}@example.com",
@@ -281,7 +329,11 @@ table("RCPT TO", [
     },
     { extensions: ALL, utf8: true },
   ],
-  ["RCPT TO:<bob@example.com>", { verb: "RCPT", to: mb("bob", "example.com"), params: {} }, { extensions: NONE }],
+  [
+    "RCPT TO:<bob@example.com>",
+    { verb: "RCPT", to: mb("bob", "example.com"), params: {} },
+    { extensions: NONE },
+  ],
   ["RCPT", ARGS],
   ["RCPT FROM:<bob@example.com>", ARGS],
   ["RCPT TO:bob@example.com", RCPT],
@@ -402,6 +454,7 @@ describe("SASL response lines", () => {
 
   it("strict base64 per RFC 4954 §4", () => {
     for (const good of ["", "AAAA", "AA==", "AAA=", "+/+/"]) assert.ok(decodeBase64(good), good);
-    for (const bad of ["A", "AA=", "=AAA", "AAA=BBBB", "A===", "AA-_", "AAAA\n"]) assert.equal(decodeBase64(bad), null, bad);
+    for (const bad of ["A", "AA=", "=AAA", "AAA=BBBB", "A===", "AA-_", "AAAA\n"])
+      assert.equal(decodeBase64(bad), null, bad);
   });
 });

@@ -58,6 +58,12 @@ function decode(line: Buffer | string): Line {
   return { text: line.toString("latin1"), badUtf8: true };
 }
 
+function trimEnd(s: string): string {
+  let end = s.length;
+  while (end > 0 && (s.charCodeAt(end - 1) === 0x20 || s.charCodeAt(end - 1) === 0x09)) end--;
+  return end === s.length ? s : s.slice(0, end);
+}
+
 function fail(verb: string, reply: Reply, text?: string): ParseResult {
   return { ok: false, verb, reply: text === undefined ? reply : withText(reply, text) };
 }
@@ -70,7 +76,7 @@ function ok(command: Command): ParseResult {
 export function parseCommand(line: Buffer | string, ctx: ParseContext): ParseResult {
   const l = decode(line);
   // Trailing white space is tolerated (as Postfix does); leading is not.
-  const text = l.text.replace(/[ \t]+$/, "");
+  const text = trimEnd(l.text);
   const sp = text.indexOf(" ");
   const verb = (sp === -1 ? text : text.slice(0, sp)).toUpperCase();
   const args = sp === -1 ? "" : text.slice(sp + 1).replace(/^ +/, "");
@@ -87,7 +93,9 @@ export function parseCommand(line: Buffer | string, ctx: ParseContext): ParseRes
     case "QUIT":
     case "STARTTLS":
       // e.g. RFC 3207 §4: "501 Syntax error (no parameters allowed)"
-      return args === "" ? ok({ verb }) : fail(verb, REPLIES.paramSyntax, `Syntax: ${verb} (no parameters allowed)`);
+      return args === ""
+        ? ok({ verb })
+        : fail(verb, REPLIES.paramSyntax, `Syntax: ${verb} (no parameters allowed)`);
     case "NOOP":
     case "HELP":
       return ok(args === "" ? { verb } : { verb, arg: args });
@@ -111,7 +119,8 @@ function parseHelo(verb: "EHLO" | "HELO", args: string): ParseResult {
   if (args === "" || args.includes(" ")) return fail(verb, REPLIES.paramSyntax, `Syntax: ${verb} hostname`);
   const validLiteral = args.startsWith("[") && isAddressLiteral(args);
   // RFC 6531 §3.7.1: the EHLO domain stays ASCII (A-labels) even with SMTPUTF8
-  if (!validLiteral && !isDomain(args, false, true)) return fail(verb, REPLIES.paramSyntax, "Invalid domain name");
+  if (!validLiteral && !isDomain(args, false, true))
+    return fail(verb, REPLIES.paramSyntax, "Invalid domain name");
   return ok({ verb, domain: args });
 }
 
@@ -122,7 +131,8 @@ function parseMail(args: string, badUtf8: boolean, ctx: ParseContext): ParseResu
   if (args.charCodeAt(start) !== 0x3c) return fail("MAIL", REPLIES.badSender);
   // Parse with UTF-8 allowed; whether it is allowed is known only after the parameters.
   const path = parsePath(args, start, { utf8: true, allowNull: true });
-  if (!path.ok) return fail("MAIL", REPLIES.badSender, path.error === "too-long" ? "Path too long" : undefined);
+  if (!path.ok)
+    return fail("MAIL", REPLIES.badSender, path.error === "too-long" ? "Path too long" : undefined);
   const rest = args.slice(path.end);
   if (rest !== "" && rest[0] !== " ") return fail("MAIL", REPLIES.badSender);
   const params = parseMailParams(rest, ctx.extensions);
@@ -142,7 +152,11 @@ function parseRcpt(args: string, badUtf8: boolean, ctx: ParseContext): ParseResu
   const utf8 = ctx.utf8 === true;
   const path = parsePath(args, start, { utf8: true, allowPostmaster: true });
   if (!path.ok || path.mailbox === null) {
-    return fail("RCPT", REPLIES.badRecipient, !path.ok && path.error === "too-long" ? "Path too long" : undefined);
+    return fail(
+      "RCPT",
+      REPLIES.badRecipient,
+      !path.ok && path.error === "too-long" ? "Path too long" : undefined,
+    );
   }
   const rest = args.slice(path.end);
   if (rest !== "" && rest[0] !== " ") return fail("RCPT", REPLIES.badRecipient);
@@ -201,7 +215,7 @@ export type SaslResponse =
 
 /** A client line during an AUTH exchange: base64 (possibly empty) or "*" (RFC 4954 §4). */
 export function parseSaslResponse(line: Buffer | string): SaslResponse {
-  const s = (typeof line === "string" ? line : line.toString("latin1")).replace(/[ \t]+$/, "");
+  const s = trimEnd(typeof line === "string" ? line : line.toString("latin1"));
   if (s === "*") return { kind: "cancel" };
   const data = decodeBase64(s);
   return data === null ? { kind: "error", reply: REPLIES.badBase64 } : { kind: "data", data };

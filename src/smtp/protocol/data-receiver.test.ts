@@ -7,7 +7,9 @@ import { type Received, receiveData, sameForEveryChunking } from "./testkit.js";
 const latin1 = (s: string) => Buffer.from(s, "latin1");
 
 function run(input: string, maxSize?: number): Received {
-  return sameForEveryChunking(input, (chunks) => receiveData(chunks, maxSize === undefined ? {} : { maxSize }));
+  return sameForEveryChunking(input, (chunks) =>
+    receiveData(chunks, maxSize === undefined ? {} : { maxSize }),
+  );
 }
 
 function verdict(v: Partial<DataVerdict> & { size: number; received: number }): DataVerdict {

@@ -36,7 +36,12 @@ export type DataPushResult =
   /** chunks: content in order; views of the pushed buffer (or tiny fresh buffers). */
   | { readonly done: false; readonly chunks: Buffer[] }
   /** remainder: bytes after the terminator (pipelined commands, RFC 2920). */
-  | { readonly done: true; readonly chunks: Buffer[]; readonly verdict: DataVerdict; readonly remainder: Buffer };
+  | {
+      readonly done: true;
+      readonly chunks: Buffer[];
+      readonly verdict: DataVerdict;
+      readonly remainder: Buffer;
+    };
 
 /** RFC 5321 §4.5.3.1.6: text line limit including CRLF. */
 export const MAX_TEXT_LINE = 1000;
@@ -64,7 +69,7 @@ export class DataReceiver {
   private offset = 0; // stream offset of the current chunk's first byte
   private lineLen = 0;
   private maxLine = 0;
-  private crPos = 0; // stream offset of the CR in state Cr / DotCr
+  private crPos = 0; // stream offset of the CR in state AFTER_CR / AFTER_DOT_CR
   private bareLf: number | null = null;
   private bareCr: number | null = null;
   private eightBit = false;

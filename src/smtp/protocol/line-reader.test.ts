@@ -11,7 +11,12 @@ const TOO_LONG: Framed = { kind: "too-long" };
 
 describe("LineReader", () => {
   const cases: [string, string, Framed[], string][] = [
-    ["two commands", "EHLO a.example\r\nMAIL FROM:<>\r\n", [line("EHLO a.example"), line("MAIL FROM:<>")], ""],
+    [
+      "two commands",
+      "EHLO a.example\r\nMAIL FROM:<>\r\n",
+      [line("EHLO a.example"), line("MAIL FROM:<>")],
+      "",
+    ],
     ["empty line", "\r\n", [line("")], ""],
     ["unfinished line stays pending", "NOOP\r\nQUI", [line("NOOP")], "QUI"],
     ["CR at the end waits for LF", "NOOP\r", [], "NOOP\r"],
@@ -79,14 +84,22 @@ describe("LineReader", () => {
 
   it("hands back the bytes after DATA (pipelining, RFC 2920)", () => {
     const input = "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nSubject: x\r\n\r\nhi\r\n.\r\n";
-    const got = sameForEveryChunking(input, (chunks) => frameLines(chunks, { switchAfter: (l) => l === "DATA" }));
-    assert.deepEqual(got.lines, [line("MAIL FROM:<a@b.example>"), line("RCPT TO:<c@d.example>"), line("DATA")]);
+    const got = sameForEveryChunking(input, (chunks) =>
+      frameLines(chunks, { switchAfter: (l) => l === "DATA" }),
+    );
+    assert.deepEqual(got.lines, [
+      line("MAIL FROM:<a@b.example>"),
+      line("RCPT TO:<c@d.example>"),
+      line("DATA"),
+    ]);
     assert.equal(got.after, "Subject: x\r\n\r\nhi\r\n.\r\n");
   });
 
   it("hands back bytes pipelined after STARTTLS, for the session to discard (RFC 3207 §4.2)", () => {
     const input = "STARTTLS\r\nMAIL FROM:<evil@x.example>\r\n";
-    const got = sameForEveryChunking(input, (chunks) => frameLines(chunks, { switchAfter: (l) => l === "STARTTLS" }));
+    const got = sameForEveryChunking(input, (chunks) =>
+      frameLines(chunks, { switchAfter: (l) => l === "STARTTLS" }),
+    );
     assert.deepEqual(got.lines, [line("STARTTLS")]);
     assert.equal(got.after, "MAIL FROM:<evil@x.example>\r\n");
   });

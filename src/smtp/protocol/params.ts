@@ -36,7 +36,9 @@ export interface RcptParams {
   readonly orcpt?: { readonly type: string; readonly address: string };
 }
 
-export type ParamsResult<T> = { readonly ok: true; readonly params: T } | { readonly ok: false; readonly reply: Reply };
+export type ParamsResult<T> =
+  | { readonly ok: true; readonly params: T }
+  | { readonly ok: false; readonly reply: Reply };
 
 export interface RawParam {
   readonly keyword: string; // upper-cased
@@ -65,6 +67,7 @@ function unknown(keyword: string): ParamsResult<never> {
  */
 export function splitParams(s: string): RawParam[] | null {
   const out: RawParam[] = [];
+  if (s === "") return out;
   for (const token of s.split(" ")) {
     if (token === "") continue;
     const eq = token.indexOf("=");
@@ -90,24 +93,25 @@ export function parseMailParams(s: string, ext: ExtensionSet): ParamsResult<Mail
   const raw = splitParams(s);
   if (raw === null) return bad("Syntax error in MAIL parameters");
   const seen = new Set<string>();
-  let size: number | undefined;
-  let body: BodyType | undefined;
-  let smtputf8 = false;
-  let ret: "FULL" | "HDRS" | undefined;
-  let envid: string | undefined;
+  // built in place: this runs for every MAIL command (no object spreads)
+  const p: Mutable<MailParams> = { smtputf8: false };
   let authRaw: string | undefined;
   for (const { keyword, value } of raw) {
     const needs = MAIL_PARAM_EXTENSION.get(keyword);
-    if (needs === undefined || !needs.some((e) => ext.has(e))) return unknown(keyword);
+    if (needs === undefined || !(ext.has(needs[0]!) || (needs.length > 1 && ext.has(needs[1]!)))) {
+      return unknown(keyword);
+    }
     if (seen.has(keyword)) return bad(`Duplicate ${keyword} parameter`);
     seen.add(keyword);
     if (keyword !== "SMTPUTF8" && value === undefined) return bad(`${keyword} requires a value`);
     const v = value ?? "";
-    if (keyword !== "AUTH" && keyword !== "SMTPUTF8" && !VALUE_ASCII.test(v)) return bad(`Invalid ${keyword} value`);
+    if (keyword !== "AUTH" && keyword !== "SMTPUTF8" && !VALUE_ASCII.test(v)) {
+      return bad(`Invalid ${keyword} value`);
+    }
     switch (keyword) {
       case "SIZE": // RFC 1870 §3: size-value ::= 1*20DIGIT
         if (!/^[0-9]{1,20}$/.test(v)) return bad("Invalid SIZE value");
-        size = Number(v);
+        p.size = Number(v);
         break;
       case "BODY": {
         const b = v.toUpperCase();
@@ -115,24 +119,24 @@ export function parseMailParams(s: string, ext: ExtensionSet): ParamsResult<Mail
         if ((b === "8BITMIME" && !ext.has("8BITMIME")) || (b === "BINARYMIME" && !ext.has("BINARYMIME"))) {
           return { ok: false, reply: withText(REPLIES.paramNotImplemented, `BODY=${b} not supported`) };
         }
-        body = b;
+        p.body = b;
         break;
       }
       case "SMTPUTF8": // RFC 6531 §3.4: no value
         if (value !== undefined) return bad("SMTPUTF8 takes no value");
-        smtputf8 = true;
+        p.smtputf8 = true;
         break;
       case "RET": {
         const r = v.toUpperCase();
         if (r !== "FULL" && r !== "HDRS") return bad("Invalid RET value");
-        ret = r;
+        p.ret = r;
         break;
       }
       case "ENVID": {
         // RFC 3461 §4.4: xtext of printable ASCII, up to 100 characters
         const d = v.length <= MAX_ENVID ? xtextDecode(v) : null;
         if (d === null || !/^[\x20-\x7e]*$/.test(d)) return bad("Invalid ENVID value");
-        envid = d;
+        p.envid = d;
         break;
       }
       case "AUTH":
@@ -140,40 +144,33 @@ export function parseMailParams(s: string, ext: ExtensionSet): ParamsResult<Mail
         break;
     }
   }
-  let auth: Mailbox | null | undefined;
   if (authRaw !== undefined) {
-    // RFC 4954 §5: the decoded xtext MUST be a <mailbox> or "<>"
-    const d = (smtputf8 ? VALUE_UTF8 : VALUE_ASCII).test(authRaw) ? xtextDecode(authRaw, smtputf8) : null;
-    if (d === "<>") auth = null;
+    // RFC 4954 §5: the decoded xtext MUST be a <mailbox> or "<>"; UTF-8 only with SMTPUTF8
+    const utf8 = p.smtputf8;
+    const d = (utf8 ? VALUE_UTF8 : VALUE_ASCII).test(authRaw) ? xtextDecode(authRaw, utf8) : null;
+    if (d === "<>") p.auth = null;
     else {
-      const mb = d === null ? null : parseMailbox(d, smtputf8);
+      const mb = d === null ? null : parseMailbox(d, utf8);
       if (mb === null) return bad("Invalid AUTH value");
-      auth = mb;
+      p.auth = mb;
     }
   }
-  const params: MailParams = { smtputf8 };
-  return {
-    ok: true,
-    params: {
-      ...params,
-      ...(size !== undefined && { size }),
-      ...(body !== undefined && { body }),
-      ...(ret !== undefined && { ret }),
-      ...(envid !== undefined && { envid }),
-      ...(auth !== undefined && { auth }),
-    },
-  };
+  return { ok: true, params: p };
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** Which advertised extension (any of) enables each MAIL parameter. */
-const MAIL_PARAM_EXTENSION: ReadonlyMap<string, readonly Extension[]> = new Map<string, readonly Extension[]>([
-  ["SIZE", ["SIZE"]],
-  ["BODY", ["8BITMIME", "BINARYMIME"]],
-  ["SMTPUTF8", ["SMTPUTF8"]],
-  ["RET", ["DSN"]],
-  ["ENVID", ["DSN"]],
-  ["AUTH", ["AUTH"]],
-]);
+const MAIL_PARAM_EXTENSION: ReadonlyMap<string, readonly Extension[]> = new Map<string, readonly Extension[]>(
+  [
+    ["SIZE", ["SIZE"]],
+    ["BODY", ["8BITMIME", "BINARYMIME"]],
+    ["SMTPUTF8", ["SMTPUTF8"]],
+    ["RET", ["DSN"]],
+    ["ENVID", ["DSN"]],
+    ["AUTH", ["AUTH"]],
+  ],
+);
 
 /**
  * RCPT TO parameters (RFC 5321 §4.1.1.3): NOTIFY and ORCPT when DSN is advertised.
@@ -183,8 +180,7 @@ export function parseRcptParams(s: string, ext: ExtensionSet, utf8 = false): Par
   const raw = splitParams(s);
   if (raw === null) return bad("Syntax error in RCPT parameters");
   const seen = new Set<string>();
-  let notify: Notify | undefined;
-  let orcpt: { type: string; address: string } | undefined;
+  const p: Mutable<RcptParams> = {};
   for (const { keyword, value } of raw) {
     if ((keyword !== "NOTIFY" && keyword !== "ORCPT") || !ext.has("DSN")) return unknown(keyword);
     if (seen.has(keyword)) return bad(`Duplicate ${keyword} parameter`);
@@ -193,14 +189,14 @@ export function parseRcptParams(s: string, ext: ExtensionSet, utf8 = false): Par
     if (keyword === "NOTIFY") {
       const n = parseNotify(value);
       if (n === null) return bad("Invalid NOTIFY value");
-      notify = n;
+      p.notify = n;
     } else {
       const o = value.length <= MAX_ORCPT ? parseOrcpt(value, utf8) : null;
       if (o === null) return bad("Invalid ORCPT value");
-      orcpt = o;
+      p.orcpt = o;
     }
   }
-  return { ok: true, params: { ...(notify && { notify }), ...(orcpt && { orcpt }) } };
+  return { ok: true, params: p };
 }
 
 /** NOTIFY = "NEVER" / 1#("SUCCESS" / "FAILURE" / "DELAY"), any case; NEVER only alone (RFC 3461 §4.1). */
@@ -308,7 +304,10 @@ export function xtextEncode(s: string | Uint8Array): string {
   const bytes = typeof s === "string" ? Buffer.from(s) : s;
   let out = "";
   for (const b of bytes) {
-    out += b >= 33 && b <= 126 && b !== 0x2b && b !== 0x3d ? String.fromCharCode(b) : `+${b < 16 ? "0" : ""}${b.toString(16).toUpperCase()}`;
+    out +=
+      b >= 33 && b <= 126 && b !== 0x2b && b !== 0x3d
+        ? String.fromCharCode(b)
+        : `+${b < 16 ? "0" : ""}${b.toString(16).toUpperCase()}`;
   }
   return out;
 }

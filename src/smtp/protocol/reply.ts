@@ -39,10 +39,11 @@ export function formatReply(reply: Reply, opts: FormatOptions = {}): string {
     else texts.push(...wrap(line, room));
   }
   let out = "";
-  for (let i = 0; i < texts.length; i++) {
-    const sep = i === texts.length - 1 ? " " : "-";
+  const last = texts.length - 1;
+  for (let i = 0; i <= last; i++) {
     const text = enh ? (texts[i] ? `${enh} ${texts[i]}` : enh) : texts[i];
-    out += text ? `${reply.code}${sep}${text}\r\n` : i === texts.length - 1 ? `${reply.code}\r\n` : `${reply.code}-\r\n`;
+    // An empty last line keeps its space: RFC 4954 §4 defines an empty challenge as "334 ".
+    out += `${reply.code}${i === last ? " " : "-"}${text}\r\n`;
   }
   return out;
 }

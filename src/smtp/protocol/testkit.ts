@@ -92,5 +92,10 @@ export function receiveData(chunks: readonly Buffer[], opts: DataReceiverOptions
       remainder.push(res.remainder);
     }
   }
-  return { done: verdict !== null, content: Buffer.concat(content), verdict, remainder: Buffer.concat(remainder) };
+  return {
+    done: verdict !== null,
+    content: Buffer.concat(content),
+    verdict,
+    remainder: Buffer.concat(remainder),
+  };
 }
