@@ -12,6 +12,12 @@ import { instrumentStore } from "./store/instrument.js";
 import { openStore } from "./store/open-store.js";
 import type { MailStore } from "./store/types.js";
 import { loadTlsMaterial } from "./tls/certificates.js";
+import { serverSecureContext } from "./tls/context.js";
+import { AccountLookup } from "./auth/account-lookup.js";
+import { loadServerSecret } from "./auth/server-secret.js";
+import { AuthThrottle } from "./auth/throttle.js";
+import { LocalDeliveryAgent } from "./delivery/local-delivery.js";
+import { IpConnectionLimiter } from "./net/ip-limits.js";
 import { VERSION } from "./version.js";
 
 export interface RunningServer {
@@ -40,6 +46,7 @@ export async function startServer(config: Config, log: Log): Promise<RunningServ
 
   let shuttingDown = false;
   const tracker = new ConnectionTracker();
+  const perIp = config.limits.connections_per_ip;
   const ctx: ServerContext = {
     config,
     log,
@@ -47,6 +54,20 @@ export async function startServer(config: Config, log: Log): Promise<RunningServ
     metrics,
     tls,
     tracker,
+    secureContext: serverSecureContext(tls),
+    limiters: {
+      smtp: new IpConnectionLimiter(perIp),
+      imap: new IpConnectionLimiter(perIp),
+      pop3: new IpConnectionLimiter(perIp),
+    },
+    throttle: new AuthThrottle({
+      maxFailures: config.auth.max_failures,
+      banMs: config.auth.ban_time * 1000,
+      failureDelayMs: config.auth.failure_delay * 1000,
+    }),
+    accounts: new AccountLookup(store),
+    delivery: new LocalDeliveryAgent({ store, metrics }),
+    serverSecret: await loadServerSecret(config.data_dir),
     version: VERSION,
     isShuttingDown: () => shuttingDown,
   };

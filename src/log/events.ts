@@ -23,6 +23,11 @@ export const LOG_EVENTS = [
   "session.close",
   "session.error",
   "http.request",
+  "auth.success",
+  "auth.failure",
+  "auth.banned",
+  "message.accepted",
+  "message.rejected",
   "internal.error",
 ] as const;
 

@@ -9,7 +9,13 @@ import type { Metrics } from "../http/metrics.js";
 import type { Log } from "../log/logger.js";
 import type { TlsMaterial } from "../tls/certificates.js";
 import type { MailStore } from "../store/types.js";
+import type { SecureContext } from "node:tls";
+import type { AccountLookup } from "../auth/account-lookup.js";
+import type { AuthThrottle } from "../auth/throttle.js";
+import type { LocalDeliveryAgent } from "../delivery/local-delivery.js";
+import { createSmtpListener } from "../smtp/server/listener.js";
 import type { ConnectionTracker } from "./connection-tracker.js";
+import type { IpConnectionLimiter } from "./ip-limits.js";
 
 export interface ServerContext {
   config: Config;
@@ -18,6 +24,14 @@ export interface ServerContext {
   metrics: Metrics;
   tls: TlsMaterial;
   tracker: ConnectionTracker;
+  secureContext: SecureContext;
+  /** per-IP connection counts, one per protocol */
+  limiters: Record<"smtp" | "imap" | "pop3", IpConnectionLimiter>;
+  throttle: AuthThrottle;
+  accounts: AccountLookup;
+  delivery: LocalDeliveryAgent;
+  /** stable secret from the data directory (SCRAM fake salts) */
+  serverSecret: Buffer;
   version: string;
   isShuttingDown(): boolean;
 }
@@ -43,9 +57,9 @@ const http: ListenerFactory = (ctx, name) => {
 };
 
 export const LISTENER_FACTORIES: Readonly<Record<ListenerName, ListenerFactory | null>> = {
-  smtp: null,
-  submission: null,
-  submissions: null,
+  smtp: createSmtpListener,
+  submission: createSmtpListener,
+  submissions: createSmtpListener,
   imap: null,
   imaps: null,
   pop3: null,

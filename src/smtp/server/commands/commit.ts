@@ -1,0 +1,97 @@
+// The end of a message (after CRLF.CRLF or BDAT LAST): make the spool durable, apply the submission
+// rules to the header, hand the message to the LocalDeliveryAgent (local copies and the queue in one
+// transaction), and only then say 250 (DESIGN.md §5 step 4). Store trouble becomes a 4xx, never a
+// half-delivered message.
+import { addressBelongsTo } from "../../../policy/recipients.js";
+import type { MimeLimits } from "../../../mail/mime-types.js";
+import { StoreError } from "../../../store/types.js";
+import { REPLIES, type Reply, withText } from "../../protocol/reply.js";
+import type { SmtpSession } from "../session.js";
+
+export function mimeLimits(s: SmtpSession): Partial<MimeLimits> {
+  const l = s.deps.config.limits;
+  return { maxHeaderBytes: l.mime_header_bytes, maxParts: l.mime_parts, maxDepth: l.mime_depth };
+}
+
+export async function commitMessage(s: SmtpSession): Promise<void> {
+  const txn = s.txn;
+  if (!txn?.spool) return;
+  const spool = txn.spool;
+  const id = s.nextTransactionId();
+  try {
+    if (txn.spoolError) throw txn.spoolError;
+    const message = await spool.finish();
+    if (s.account) {
+      // RFC 6409 §8.1 lets the MSA refuse a From: that does not belong to the submitter.
+      for (const a of message.envelope.from) {
+        if (!a.mailbox || a.host === null) continue;
+        const address = `${a.mailbox}@${a.host}`;
+        if (!(await addressBelongsTo(s.deps.store, address, s.account))) {
+          s.reject("from-mismatch");
+          s.txn = null;
+          await spool.abort();
+          s.reply({
+            code: 550,
+            enhanced: "5.7.1",
+            lines: [`From: <${address}> does not belong to ${s.account.address}`],
+          });
+          return;
+        }
+      }
+    }
+    const outcome = await s.deps.delivery.deliver(
+      message,
+      {
+        mailFrom: txn.from?.address ?? "",
+        ret: txn.params.ret,
+        envid: txn.params.envid,
+        smtputf8: txn.params.smtputf8,
+        recipients: txn.recipients,
+      },
+      {
+        receivedBy: s.deps.config.hostname,
+        heloName: s.helo,
+        remoteAddress: s.io.remoteAddress,
+        remoteHost: null,
+        protocol: s.withProtocol(),
+        tls: s.io.tls,
+        authenticatedAs: s.account?.address ?? null,
+        id,
+      },
+      { accountId: s.account?.id ?? null },
+    );
+    s.txn = null;
+    s.deps.metrics.messagesAccepted.inc({ listener: s.role });
+    s.log.info(
+      "message.accepted",
+      `message accepted: ${message.size} bytes for ${txn.recipients.length} recipient(s)`,
+      {
+        id,
+        from: txn.from?.address ?? "<>",
+        size: message.size,
+        local: outcome.localCopies,
+        queued: outcome.queueId,
+      },
+    );
+    s.reply({ code: 250, enhanced: "2.0.0", lines: [`Ok: queued as ${outcome.queueId ?? id}`] });
+  } catch (err) {
+    s.txn = null;
+    await spool.abort().catch(() => undefined);
+    s.reply(storeFailureReply(s, err));
+  }
+}
+
+function storeFailureReply(s: SmtpSession, err: unknown): Reply {
+  if (err instanceof StoreError && err.code === "quota") {
+    s.reject("quota");
+    return withText({ code: 452, enhanced: "4.2.2", lines: [] }, "Mailbox full, try again later");
+  }
+  if ((err as NodeJS.ErrnoException)?.code === "ENOSPC") {
+    s.reject("disk-full");
+    s.log.error("internal.error", "disk full while receiving a message", { err });
+    return REPLIES.insufficientStorage;
+  }
+  s.reject("store-error");
+  s.log.error("internal.error", "could not store a message", { err });
+  return REPLIES.localError;
+}
