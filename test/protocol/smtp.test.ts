@@ -424,3 +424,78 @@ describe("SMTP defences with tight settings", () => {
     await c.waitClosed();
   });
 });
+
+describe("SMTP under failure and shutdown", () => {
+  it("answers 451 when the message files cannot be written, stores nothing, and keeps serving", async () => {
+    const t = await startTestServer();
+    try {
+      const { mkdir, rm, writeFile } = await import("node:fs/promises");
+      const { join } = await import("node:path");
+      const tmp = join(t.dir, "blobs", "tmp");
+      await rm(tmp, { recursive: true, force: true });
+      await mkdir(join(t.dir, "blobs"), { recursive: true });
+      await writeFile(tmp, "not a directory"); // every new blob write now fails
+      const c = await greeted(t.port("smtp"));
+      await c.cmd("MAIL FROM:<x@remote.test>");
+      await c.cmd("RCPT TO:<alice@example.test>");
+      await c.cmd("DATA");
+      c.write(`${MSG}.\r\n`);
+      const r = await c.read();
+      assert.equal(r.code, 451);
+      assert.match(r.raw, /4\.3\.0/);
+      assert.equal((await c.cmd("NOOP")).code, 250, "the session goes on");
+      c.close();
+      assert.equal((await mailboxMessages(t.server.store, "alice@example.test")).length, 0);
+      // Repaired, the same server delivers again.
+      await rm(tmp, { force: true });
+      const again = await greeted(t.port("smtp"));
+      await again.cmd("MAIL FROM:<x@remote.test>");
+      await again.cmd("RCPT TO:<alice@example.test>");
+      await again.cmd("DATA");
+      again.write(`${MSG}.\r\n`);
+      assert.equal((await again.read()).code, 250);
+      again.close();
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it("lets a message in transfer finish at shutdown, then says 421", async () => {
+    const t = await startTestServer();
+    let stopped = false;
+    try {
+      const c = await greeted(t.port("smtp"));
+      await c.cmd("MAIL FROM:<x@remote.test>");
+      await c.cmd("RCPT TO:<alice@example.test>");
+      await c.cmd("DATA");
+      c.write("Subject: half\r\n\r\nfirst half\r\n");
+      await new Promise((r) => setTimeout(r, 100));
+      const stopping = t.server.stop().then(() => {
+        stopped = true;
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(stopped, false, "the server waits for the transaction");
+      c.write("second half\r\n.\r\n");
+      assert.equal((await c.read()).code, 250);
+      const bye = await c.read();
+      assert.equal(bye.code, 421);
+      await c.waitClosed();
+      await stopping;
+      // The acknowledged message survived the shutdown.
+      const { openStore } = await import("../../src/store/open-store.js");
+      const { join } = await import("node:path");
+      const store = await openStore(`sqlite:${join(t.dir, "postamt.db")}`, { dataDir: t.dir });
+      try {
+        const msgs = await mailboxMessages(store, "alice@example.test");
+        assert.equal(msgs.length, 1);
+        assert.match(withoutTrace(msgs[0]!), /first half\r\nsecond half\r\n$/);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      if (!stopped) await t.server.stop();
+      const { rm } = await import("node:fs/promises");
+      await rm(t.dir, { recursive: true, force: true });
+    }
+  });
+});
