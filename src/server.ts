@@ -18,6 +18,7 @@ import { loadServerSecret } from "./auth/server-secret.js";
 import { AuthThrottle } from "./auth/throttle.js";
 import { LocalDeliveryAgent } from "./delivery/local-delivery.js";
 import { IpConnectionLimiter } from "./net/ip-limits.js";
+import { RecentTracker } from "./imap/server/recent.js";
 import { VERSION } from "./version.js";
 
 export interface RunningServer {
@@ -68,6 +69,7 @@ export async function startServer(config: Config, log: Log): Promise<RunningServ
     accounts: new AccountLookup(store),
     delivery: new LocalDeliveryAgent({ store, metrics }),
     serverSecret: await loadServerSecret(config.data_dir),
+    recent: new RecentTracker(),
     version: VERSION,
     isShuttingDown: () => shuttingDown,
   };

@@ -14,6 +14,9 @@ import type { AccountLookup } from "../auth/account-lookup.js";
 import type { AuthThrottle } from "../auth/throttle.js";
 import type { LocalDeliveryAgent } from "../delivery/local-delivery.js";
 import { createSmtpListener } from "../smtp/server/listener.js";
+import { createImapListener } from "../imap/server/listener.js";
+import { createPop3Listener } from "../pop3/server/listener.js";
+import type { RecentTracker } from "../imap/server/recent.js";
 import type { ConnectionTracker } from "./connection-tracker.js";
 import type { IpConnectionLimiter } from "./ip-limits.js";
 
@@ -32,6 +35,8 @@ export interface ServerContext {
   delivery: LocalDeliveryAgent;
   /** stable secret from the data directory (SCRAM fake salts) */
   serverSecret: Buffer;
+  /** IMAP \Recent bookkeeping shared by all IMAP sessions of this process */
+  recent: RecentTracker;
   version: string;
   isShuttingDown(): boolean;
 }
@@ -60,9 +65,9 @@ export const LISTENER_FACTORIES: Readonly<Record<ListenerName, ListenerFactory |
   smtp: createSmtpListener,
   submission: createSmtpListener,
   submissions: createSmtpListener,
-  imap: null,
-  imaps: null,
-  pop3: null,
-  pop3s: null,
+  imap: createImapListener,
+  imaps: createImapListener,
+  pop3: createPop3Listener,
+  pop3s: createPop3Listener,
   http,
 };

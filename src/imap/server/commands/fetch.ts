@@ -1,0 +1,128 @@
+// FETCH / UID FETCH (RFC 9051 §6.4.5, §7.5.2) with CHANGEDSINCE (RFC 7162 §3.1.4.1) and VANISHED
+// (RFC 7162 §3.2.6). Responses go out in sequence order; bodies stream from the blob store with
+// back-pressure. Non-PEEK body items set \Seen first, in one store call for all messages, so each
+// response already carries the new FLAGS.
+import { FetchFramingError, taggedOk } from "../../protocol/compose.js";
+import { enableCondstore } from "../condstore.js";
+import { BatchSink, type FetchContext, planFetch, prepareMessage, writeMessage } from "../fetch-items.js";
+import { resolveMessages, uidSetPredicate } from "../message-set.js";
+import { compactSet } from "../selected-mailbox.js";
+import type { ImapSession } from "../session.js";
+import type { Cmd } from "./index.js";
+
+export async function handleFetch(s: ImapSession, cmd: Cmd<"FETCH">): Promise<void> {
+  const view = s.selected!;
+  const store = s.deps.store;
+  if (cmd.vanished && !s.qresync) {
+    s.bad(cmd.tag, "VANISHED needs ENABLE QRESYNC"); // RFC 7162 §3.2.6
+    return;
+  }
+  const plan = planFetch(cmd.items, { uid: cmd.uid, changedSince: cmd.changedSince !== undefined });
+  if ("error" in plan) {
+    s.bad(cmd.tag, plan.error);
+    return;
+  }
+  const resolved = resolveMessages(view, cmd.set, cmd.uid, s.savedSearch);
+  if (!resolved.ok) {
+    s.bad(cmd.tag, resolved.text);
+    return;
+  }
+  if (plan.modseq) enableCondstore(s);
+
+  let seqs = resolved.seqs;
+  const since = cmd.changedSince;
+  if (since !== undefined) seqs = seqs.filter((q) => view.at(q)!.modseq > since);
+
+  // RFC 7162 §3.2.6: VANISHED (EARLIER) before any FETCH response. Expunges still in the view are
+  // announced as plain VANISHED at the end of the command.
+  if (cmd.vanished && since !== undefined) {
+    const inSet = uidSetPredicate(view, cmd.set, s.savedSearch);
+    const gone = new Set<number>();
+    for (const c of await store.changesSince(view.mailboxId, since)) {
+      if (c.kind === "expunge" && inSet(c.uid) && !view.byUidGet(c.uid)) gone.add(c.uid);
+    }
+    if (gone.size > 0) s.untagged(`VANISHED (EARLIER) ${compactSet([...gone].sort((a, b) => a - b))}`);
+  }
+
+  // \Seen for non-PEEK body fetches (never in a read-only mailbox).
+  const seenNow = new Set<number>();
+  if (plan.setsSeen && !view.readOnly) {
+    const unseen: number[] = [];
+    for (const q of seqs) {
+      const m = view.at(q)!;
+      if (!m.flags.includes("\\Seen")) unseen.push(m.uid);
+    }
+    if (unseen.length > 0) {
+      const r = await store.storeFlags({
+        mailboxId: view.mailboxId,
+        uids: unseen,
+        op: "add",
+        flags: ["\\Seen"],
+      });
+      for (const u of r.updated) {
+        view.applyOwnFlags(u.uid, u.flags, u.modseq);
+        seenNow.add(u.uid);
+      }
+    }
+  }
+
+  const ctx: FetchContext = {
+    store,
+    utf8: s.utf8,
+    rev1: !s.rev2,
+    recent: view.recent,
+    condstore: s.condstore,
+    qresync: s.qresync,
+  };
+  const sink = new BatchSink((b) => s.write(b));
+  let expunged = false;
+  for (const seq of seqs) {
+    if (s.io.closed) return;
+    const m = view.at(seq)!;
+    let rec = null;
+    if (plan.needsRecord) {
+      rec = await store.getMessage(view.mailboxId, m.uid);
+      if (rec === null) {
+        // expunged by another session meanwhile (RFC 2180 §4.1.1): skip it
+        expunged = true;
+        continue;
+      }
+    }
+    const prepared = prepareMessage(ctx, plan, m, rec, seenNow.has(m.uid));
+    const values = prepared instanceof Promise ? await prepared : prepared;
+    if ("fail" in values) {
+      if (!(await flushOrClose(s, sink))) return;
+      s.no(cmd.tag, values.fail.text, values.fail.code);
+      return;
+    }
+    try {
+      const written = writeMessage(sink, seq, values);
+      if (written) await written;
+    } catch (err) {
+      // Part of a literal is on the wire: the response cannot be completed, only the connection ended.
+      const what =
+        err instanceof FetchFramingError ? "message content is shorter than its record says" : "read failed";
+      s.log.error("internal.error", `FETCH of UID ${m.uid}: ${what}; closing the connection`, { err });
+      s.close();
+      return;
+    }
+  }
+  if (!(await flushOrClose(s, sink))) return;
+  await s.announce(cmd.uid);
+  s.send(
+    expunged
+      ? taggedOk(cmd.tag, "Some messages were expunged meanwhile", "EXPUNGEISSUED")
+      : taggedOk(cmd.tag, "FETCH completed"),
+  );
+}
+
+async function flushOrClose(s: ImapSession, sink: BatchSink): Promise<boolean> {
+  try {
+    await sink.flush();
+    return true;
+  } catch (err) {
+    s.log.error("internal.error", "FETCH response write failed; closing the connection", { err });
+    s.close();
+    return false;
+  }
+}

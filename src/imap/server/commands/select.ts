@@ -1,0 +1,83 @@
+// SELECT / EXAMINE (RFC 9051 §6.3.2-3, CONDSTORE RFC 7162 §3.1.8), CLOSE, UNSELECT (RFC 3691) and CHECK.
+import { Code, flagList, taggedNo, taggedOk } from "../../protocol/compose.js";
+import type { Cmd } from "./index.js";
+import { canonicalMailboxName } from "../mailbox-names.js";
+import { SelectedMailbox } from "../selected-mailbox.js";
+import type { ImapSession } from "../session.js";
+
+const SYSTEM_FLAGS = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
+
+export async function handleSelect(s: ImapSession, cmd: Cmd<"SELECT" | "EXAMINE">): Promise<void> {
+  if (cmd.qresync && !s.qresync) {
+    s.bad(cmd.tag, "QRESYNC parameters need ENABLE QRESYNC first");
+    return;
+  }
+  const readOnly = cmd.name === "EXAMINE";
+  const wasSelected = s.selected !== null;
+  // RFC 9051 §6.3.2: a SELECT, even a failing one, first deselects the current mailbox.
+  deselect(s);
+  if (wasSelected && s.condstore) s.untagged("OK [CLOSED] Previous mailbox closed");
+  const box = await s.deps.store.getMailbox(s.account!.id, canonicalMailboxName(cmd.mailbox));
+  if (!box) {
+    s.send(taggedNo(cmd.tag, `Mailbox does not exist: ${cmd.mailbox}`, "NONEXISTENT"));
+    return;
+  }
+  const view = await SelectedMailbox.open(s.deps.store, box.id, readOnly);
+  if (!view) {
+    s.send(taggedNo(cmd.tag, "Mailbox does not exist", "NONEXISTENT"));
+    return;
+  }
+  if (cmd.condstore) s.enabled.add("CONDSTORE");
+  if (!readOnly) {
+    const before = s.deps.recent.claim(box.id, view.maxUid);
+    for (const m of view.all()) if (m.uid > before) view.recent.add(m.uid);
+  }
+  s.selected = view;
+  s.state = "selected";
+  s.untagged(`${view.exists} EXISTS`);
+  if (!s.rev2) {
+    s.untagged(`${view.recent.size} RECENT`);
+    const firstUnseen = view.all().findIndex((m) => !m.flags.includes("\\Seen"));
+    if (firstUnseen >= 0) s.untagged(`OK [${Code.unseen(firstUnseen + 1)}] First unseen`);
+  }
+  const keywords = new Set<string>();
+  for (const m of view.all()) for (const f of m.flags) if (!f.startsWith("\\")) keywords.add(f);
+  s.untagged(`FLAGS ${flagList([...SYSTEM_FLAGS, ...keywords])}`);
+  s.untagged(
+    `OK [${Code.permanentFlags(readOnly ? [] : [...SYSTEM_FLAGS, ...keywords, "\\*"])}] ${readOnly ? "Read-only mailbox" : "Flags permitted"}`,
+  );
+  s.untagged(`OK [${Code.uidValidity(view.uidValidity)}] UIDs valid`);
+  s.untagged(`OK [${Code.uidNext(view.uidNext)}] Predicted next UID`);
+  if (s.condstore) s.untagged(`OK [${Code.highestModseq(view.highestModseq)}] Highest`);
+  s.send(taggedOk(cmd.tag, `${cmd.name} completed`, readOnly ? "READ-ONLY" : "READ-WRITE"));
+}
+
+function deselect(s: ImapSession): void {
+  s.selected = null;
+  s.savedSearch = [];
+  if (s.state === "selected") s.state = "authenticated";
+}
+
+export async function handleClose(s: ImapSession, cmd: Cmd<"CLOSE">): Promise<void> {
+  const view = s.selected!;
+  if (!view.readOnly) {
+    // RFC 9051 §6.4.1: CLOSE expunges \Deleted messages silently (no EXPUNGE responses).
+    const deleted = view
+      .all()
+      .filter((m) => m.flags.includes("\\Deleted"))
+      .map((m) => m.uid);
+    if (deleted.length > 0) await s.deps.store.expunge(view.mailboxId, deleted);
+  }
+  deselect(s);
+  s.send(taggedOk(cmd.tag, "CLOSE completed"));
+}
+
+export function handleUnselect(s: ImapSession, cmd: Cmd<"UNSELECT">): void {
+  deselect(s);
+  s.send(taggedOk(cmd.tag, "UNSELECT completed"));
+}
+
+export async function handleCheck(s: ImapSession, cmd: Cmd<"CHECK">): Promise<void> {
+  await s.announce(true);
+  s.send(taggedOk(cmd.tag, "CHECK completed"));
+}
