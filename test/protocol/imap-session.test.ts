@@ -255,6 +255,47 @@ describe("IMAP session", () => {
     c.close();
   });
 
+  it("resynchronises a reconnecting QRESYNC client with exactly the changes since its modseq", async () => {
+    await t.server.store.addAccount({
+      address: "qr@example.test",
+      ...(await (await import("../../src/auth/password.js")).deriveCredentials("qr-secret")),
+    });
+    for (const subj of ["q1", "q2", "q3"]) await deliver(t, "qr@example.test", subj);
+    const a = await ImapRaw.connect(t.port("imap"));
+    await a.login("qr@example.test", "qr-secret");
+    assert.match((await a.cmd("ENABLE QRESYNC")).untagged.join(" "), /QRESYNC/);
+    const sel = (await a.cmd("SELECT INBOX")).untagged.join("\n");
+    const uidValidity = Number(/UIDVALIDITY (\d+)/.exec(sel)![1]);
+    const modseq = Number(/HIGHESTMODSEQ (\d+)/.exec(sel)![1]);
+    const uids = (await a.cmd("UID SEARCH ALL")).untagged.join(" ");
+    const [u1, u2, u3] = (/(\d+) (\d+) (\d+)/.exec(uids) ?? []).slice(1).map(Number);
+    assert.ok(u1 && u2 && u3, uids);
+    a.close();
+    // Meanwhile another client flags the first message and expunges the second.
+    const b = await ImapRaw.connect(t.port("imap"));
+    await b.login("qr@example.test", "qr-secret");
+    await b.cmd("SELECT INBOX");
+    await b.cmd(`UID STORE ${u1} +FLAGS (\\Flagged)`);
+    await b.cmd(`UID STORE ${u2} +FLAGS (\\Deleted)`);
+    await b.cmd("EXPUNGE");
+    b.close();
+    const c = await ImapRaw.connect(t.port("imap"));
+    await c.login("qr@example.test", "qr-secret");
+    await c.cmd("ENABLE QRESYNC");
+    const re = await c.cmd(`SELECT INBOX (QRESYNC (${uidValidity} ${modseq}))`);
+    assert.equal(re.status, "OK");
+    assert.ok(re.untagged.includes(`VANISHED (EARLIER) ${u2}`), re.untagged.join("|"));
+    const fetches = re.untagged.filter((l) => / FETCH /.test(l));
+    // Only u1 changed and still exists (u2 went with its \\Deleted; u3 is untouched).
+    assert.equal(fetches.length, 1, fetches.join("|"));
+    assert.match(fetches.find((l) => l.includes(`UID ${u1} `))!, /\\Flagged/);
+    // Expunges now come as VANISHED, not EXPUNGE.
+    await c.cmd(`UID STORE ${u3} +FLAGS (\\Deleted)`);
+    const ex = await c.cmd("EXPUNGE");
+    assert.ok(ex.untagged.includes(`VANISHED ${u3}`), ex.untagged.join("|"));
+    c.close();
+  });
+
   it("answers ID and NAMESPACE", async () => {
     const c = await ImapRaw.connect(t.port("imap"));
     const id = await c.cmd('ID ("name" "test")');

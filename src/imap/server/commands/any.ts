@@ -31,7 +31,7 @@ export function handleId(s: ImapSession, cmd: Cmd<"ID">): void {
 }
 
 /** What ENABLE can turn on (RFC 5161 §3.1): unknown names are ignored, not errors. */
-const ENABLEABLE = new Set(["IMAP4REV2", "CONDSTORE", "UTF8=ACCEPT"]);
+const ENABLEABLE = new Set(["IMAP4REV2", "CONDSTORE", "QRESYNC", "UTF8=ACCEPT"]);
 
 export function handleEnable(s: ImapSession, cmd: Cmd<"ENABLE">): void {
   if (s.state !== "authenticated") {
@@ -43,6 +43,8 @@ export function handleEnable(s: ImapSession, cmd: Cmd<"ENABLE">): void {
     if (!ENABLEABLE.has(c) || s.enabled.has(c)) continue;
     s.enabled.add(c);
     now.push(c === "IMAP4REV2" ? "IMAP4rev2" : c);
+    // RFC 7162 §3.2.3: enabling QRESYNC also enables CONDSTORE.
+    if (c === "QRESYNC" && !s.enabled.has("CONDSTORE")) s.enabled.add("CONDSTORE");
   }
   s.untagged(`ENABLED${now.length ? ` ${now.join(" ")}` : ""}`);
   s.send(taggedOk(cmd.tag, "ENABLE completed"));

@@ -3,6 +3,7 @@ import { Code, flagList, taggedNo, taggedOk } from "../../protocol/compose.js";
 import type { Cmd } from "./index.js";
 import { canonicalMailboxName } from "../mailbox-names.js";
 import { SelectedMailbox } from "../selected-mailbox.js";
+import { MAX_UINT32, formatNumbers, rangesHas, resolveSequenceSet } from "../../protocol/sequence-set.js";
 import type { ImapSession } from "../session.js";
 
 const SYSTEM_FLAGS = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
@@ -49,7 +50,36 @@ export async function handleSelect(s: ImapSession, cmd: Cmd<"SELECT" | "EXAMINE"
   s.untagged(`OK [${Code.uidValidity(view.uidValidity)}] UIDs valid`);
   s.untagged(`OK [${Code.uidNext(view.uidNext)}] Predicted next UID`);
   if (s.condstore) s.untagged(`OK [${Code.highestModseq(view.highestModseq)}] Highest`);
+  if (cmd.qresync && cmd.qresync.uidValidity === view.uidValidity) await resync(s, view, cmd.qresync);
   s.send(taggedOk(cmd.tag, `${cmd.name} completed`, readOnly ? "READ-ONLY" : "READ-WRITE"));
+}
+
+/**
+ * QRESYNC (RFC 7162 §3.2.5.2): tell a reconnecting client exactly what changed since its modseq —
+ * the UIDs expunged meanwhile (VANISHED (EARLIER)) and the messages whose flags changed (FETCH).
+ * The change log is never pruned, so the answer is exact, not a superset.
+ */
+async function resync(
+  s: ImapSession,
+  view: SelectedMailbox,
+  q: NonNullable<Cmd<"SELECT">["qresync"]>,
+): Promise<void> {
+  const known =
+    q.knownUids && q.knownUids.kind === "set" ? resolveSequenceSet(q.knownUids, MAX_UINT32) : null;
+  const changes = await s.deps.store.changesSince(view.mailboxId, q.modSeq);
+  const vanished = [
+    ...new Set(
+      changes.filter((c) => c.kind === "expunge" && (!known || rangesHas(known, c.uid))).map((c) => c.uid),
+    ),
+  ].sort((a, b) => a - b);
+  if (vanished.length > 0) s.untagged(`VANISHED (EARLIER) ${formatNumbers(vanished)}`);
+  const all = view.all();
+  for (let i = 0; i < all.length; i++) {
+    const m = all[i]!;
+    if (m.modseq <= q.modSeq) continue;
+    const flags = view.recent.has(m.uid) ? [...m.flags, "\\Recent"] : m.flags;
+    s.untagged(`${i + 1} FETCH (UID ${m.uid} FLAGS ${flagList(flags)} MODSEQ (${m.modseq}))`);
+  }
 }
 
 function deselect(s: ImapSession): void {
