@@ -5,7 +5,6 @@ import { mkdir } from "node:fs/promises";
 import type { Command } from "commander";
 import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/types.js";
-import { openStore } from "../store/open-store.js";
 import { type MailStore, StoreError } from "../store/types.js";
 import { CliError } from "./errors.js";
 
@@ -25,6 +24,7 @@ export async function withStore<T>(
 ): Promise<T> {
   const config = configFor(cmd);
   await mkdir(config.data_dir, { recursive: true, mode: 0o750 });
+  const { openStore } = await import("../store/open-store.js");
   const store = await openStore(config.store.url, { dataDir: config.data_dir });
   try {
     return await fn(store, config);

@@ -1,7 +1,5 @@
 // postamt serve: run every listener until SIGTERM/SIGINT.
 import type { Command } from "commander";
-import { createLog } from "../log/logger.js";
-import { startServer } from "../server.js";
 import { configFor } from "./context.js";
 
 export function registerServe(program: Command): void {
@@ -14,6 +12,8 @@ export function registerServe(program: Command): void {
       if (opts.logFormat && opts.logFormat !== "pretty" && opts.logFormat !== "json") {
         throw new Error(`--log-format must be pretty or json, not ${opts.logFormat}`);
       }
+      // Loaded here, not at the top: `postamt --help` and the admin commands need none of it.
+      const [{ createLog }, { startServer }] = await Promise.all([import("../log/logger.js"), import("../server.js")]);
       const log = createLog({ level: config.log.level, format: opts.logFormat });
       const server = await startServer(config, log);
       await new Promise<void>((resolve) => {

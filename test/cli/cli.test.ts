@@ -45,11 +45,13 @@ describe("postamt CLI", () => {
       ["config", "check"],
       ["config", "describe"],
     ];
-    for (const c of commands) {
-      const r = await run([...c, "--help"]);
+    // In parallel: each is a separate process, and they only read.
+    const results = await Promise.all(commands.map((c) => run([...c, "--help"])));
+    commands.forEach((c, i) => {
+      const r = results[i]!;
       assert.equal(r.code, 0, `${c.join(" ")} --help: ${r.stderr}`);
       assert.match(r.stdout, /^Usage: postamt/m, c.join(" "));
-    }
+    });
   });
 
   it("adds, lists and removes domains", async () => {
