@@ -175,7 +175,7 @@ describe("IMAP session", () => {
     c.close();
   });
 
-  it("pushes EXISTS to an IDLE client within 100 ms of a delivery", async () => {
+  it("pushes EXISTS to an IDLE client as soon as a delivery commits", async () => {
     const c = await ImapRaw.connect(t.port("imap"));
     await c.login("alice@example.test", "alice-secret");
     const sel = await c.cmd("SELECT INBOX");
