@@ -10,6 +10,7 @@ import {
   type ListenAddress,
   type ListenerName,
   type LogLevel,
+  type Pop3Expire,
 } from "./types.js";
 import * as v from "./values.js";
 
@@ -78,6 +79,30 @@ function bounded(
   return r;
 }
 
+/** `pop3.expire`: "never" or 0 (see Pop3Expire for why no other number of days). */
+function parsePop3Expire(raw: unknown): v.Parsed<Pop3Expire> {
+  if (typeof raw === "string") {
+    const text = raw.trim().toLowerCase();
+    if (text === "never") return { ok: true, value: "never" };
+    if (/^\d+$/.test(text))
+      return { ok: false, reason: `must be a number, not a string: write ${text} without quotes` };
+    return { ok: false, reason: 'must be "never" or 0' };
+  }
+  if (typeof raw === "number" || typeof raw === "bigint") {
+    const n = Number(raw);
+    if (n === 0) return { ok: true, value: 0 };
+    if (Number.isInteger(n) && n > 0) {
+      return {
+        ok: false,
+        reason:
+          'must be "never" or 0: keeping retrieved mail for a number of days is not supported ' +
+          "(the store does not record when a message was first retrieved)",
+      };
+    }
+  }
+  return { ok: false, reason: `must be "never" or 0, not ${v.describeKind(raw)}` };
+}
+
 const bytes = (n: number) => `${n} byte${n === 1 ? "" : "s"}`;
 const seconds = (n: number) => `${n} second${n === 1 ? "" : "s"}`;
 
@@ -101,6 +126,7 @@ export const types = {
   listeners: list<ListenerName>("listener list", '["smtp"]', (raw) => v.parseEnum(raw, LISTENER_NAMES)),
   dnsServers: list<string>("address list", '["127.0.0.1:5353"]', v.parseDnsServer),
   storeUrl: scalar("store url", (raw, ctx) => v.parseStoreUrl(raw, ctx.baseDir)),
+  pop3Expire: scalar('one of "never", 0', parsePop3Expire),
 };
 
 /** The syntax of each type, for `config describe` (keyed by the start of ValueType.name). */
@@ -378,6 +404,26 @@ export const SCHEMA: readonly SchemaEntry[] = complete([
       "refused with 554 (spam engines often do). 0 disables the check.",
   }),
   entry({
+    key: "pop3.expire",
+    type: types.pop3Expire,
+    default: "never",
+    doc:
+      'Announced as EXPIRE in CAPA (RFC 2449 §6.7). `"never"`: Postamt never deletes mail on its own; ' +
+      "clients may leave it on the server. `0`: clients may not leave mail on the server: every message " +
+      "retrieved whole with RETR is deleted when the session ends with QUIT, as if DELE had been sent " +
+      "(RSET does not keep it; a dropped connection deletes nothing). IMAP sees the deletion as an expunge.",
+  }),
+  entry({
+    key: "pop3.login_delay",
+    type: types.duration(0, 86_400),
+    default: 0,
+    doc:
+      "Minimum seconds between two POP3 logins of the same account, announced as LOGIN-DELAY in CAPA " +
+      "(RFC 2449 §6.5). A login sooner after the previous successful one is refused with " +
+      "`-ERR [LOGIN-DELAY]` once the password has been checked. Counted in this process only. 0: no delay, " +
+      "not announced.",
+  }),
+  entry({
     key: "auth.max_failures",
     type: types.int(1, 1_000_000),
     default: 10,
@@ -429,6 +475,7 @@ export const TABLE_DOCS: Readonly<Record<string, string>> = {
   limits: "Limits on what clients may do.",
   timeouts: "Deadlines for clients.",
   smtp: "SMTP behaviour.",
+  pop3: "POP3 policy announced in CAPA: how long mail may stay on the server, how often clients may log in.",
   auth: "Login failure handling, shared by SMTP, IMAP and POP3.",
   proxy: "PROXY protocol for listeners behind a load balancer.",
   accounts: "Defaults for new accounts.",

@@ -31,6 +31,12 @@ export interface ListenAddress {
   text: string;
 }
 
+/**
+ * `pop3.expire`. A retention of n > 0 days is not offered: it needs the time of each message's
+ * first retrieval kept in the store, which has no place for it.
+ */
+export type Pop3Expire = "never" | 0;
+
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal";
 
 export interface Config {
@@ -84,6 +90,15 @@ export interface Config {
   readonly smtp: {
     /** seconds the MX listener waits before its greeting; a client that talks first is refused */
     readonly greet_pause: number;
+  };
+  readonly pop3: {
+    /**
+     * RFC 2449 §6.7 EXPIRE: "never" (Postamt never deletes mail on its own) or 0 (messages
+     * retrieved whole with RETR are deleted when the session QUITs, even without DELE)
+     */
+    readonly expire: Pop3Expire;
+    /** RFC 2449 §6.5 LOGIN-DELAY: minimum seconds between one account's POP3 logins; 0 = none */
+    readonly login_delay: number;
   };
   readonly auth: {
     /** failed logins from one IP address or for one account before a temporary ban */

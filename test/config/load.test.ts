@@ -70,6 +70,7 @@ describe("loading a file", () => {
     });
     assert.deepEqual(c.timeouts, { smtp_command: 300, smtp_data: 600 });
     assert.deepEqual(c.smtp, { greet_pause: 0 });
+    assert.deepEqual(c.pop3, { expire: "never", login_delay: 0 });
     assert.deepEqual(c.auth, { max_failures: 10, ban_time: 900, failure_delay: 1 });
     assert.deepEqual(c.proxy, { listeners: [] });
     assert.equal(c.accounts.default_quota, 0);
@@ -125,6 +126,10 @@ smtp_data = "1h"
 [smtp]
 greet_pause = "3s"
 
+[pop3]
+expire = 0
+login_delay = "5m"
+
 [auth]
 max_failures = 3
 ban_time = "1h"
@@ -171,6 +176,7 @@ shutdown_grace = "1m30s"
     });
     assert.deepEqual(c.timeouts, { smtp_command: 60, smtp_data: 3600 });
     assert.deepEqual(c.smtp, { greet_pause: 3 });
+    assert.deepEqual(c.pop3, { expire: 0, login_delay: 300 });
     assert.deepEqual(c.auth, { max_failures: 3, ban_time: 3600, failure_delay: 0 });
     assert.deepEqual(c.proxy, { listeners: ["smtp", "imaps"] });
     assert.equal(c.accounts.default_quota, 2 * 1024 ** 3);
@@ -362,6 +368,29 @@ describe("errors", () => {
       "server.shutdown_grace",
       "500ms",
       "not milliseconds",
+    ],
+    [
+      "pop3.expire in days",
+      "[pop3]\nexpire = 30",
+      "pop3.expire",
+      30,
+      'must be "never" or 0: keeping retrieved mail for a number of days is not supported',
+    ],
+    ["pop3.expire quoted", '[pop3]\nexpire = "0"', "pop3.expire", "0", "write 0 without quotes"],
+    [
+      "pop3.expire unknown word",
+      '[pop3]\nexpire = "forever"',
+      "pop3.expire",
+      "forever",
+      'must be "never" or 0',
+    ],
+    ["pop3.expire negative", "[pop3]\nexpire = -1", "pop3.expire", -1, 'must be "never" or 0, not a number'],
+    [
+      "pop3.login_delay too long",
+      '[pop3]\nlogin_delay = "2d"',
+      "pop3.login_delay",
+      "2d",
+      "at most 86400 seconds",
     ],
     ["sqlite in memory", '[store]\nurl = "sqlite::memory:"', "store.url", "sqlite::memory:", "in-memory"],
     ["store unknown scheme", '[store]\nurl = "mysql://h/db"', "store.url", "mysql://h/db", "unknown scheme"],

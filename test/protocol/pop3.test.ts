@@ -10,6 +10,7 @@ import { type PasswordCredentials, deriveCredentials } from "../../src/auth/pass
 import { MessageSpool } from "../../src/delivery/spool.js";
 import type { SessionIO } from "../../src/net/session-runner.js";
 import { silentLog } from "../../src/log/logger.js";
+import { LoginDelays } from "../../src/pop3/server/login-delay.js";
 import { MaildropLocks } from "../../src/pop3/server/maildrop-lock.js";
 import { Pop3Session } from "../../src/pop3/server/session.js";
 import { SizeCache } from "../../src/pop3/server/size-cache.js";
@@ -724,6 +725,162 @@ describe("POP3 server", () => {
   });
 });
 
+describe("POP3 policy: EXPIRE 0 and LOGIN-DELAY (pop3.expire, pop3.login_delay)", () => {
+  let t: TestServer;
+  let store: MailStore;
+  let port: number;
+  before(async () => {
+    t = await startTestServer({
+      listen: { smtp: [], submission: [], submissions: [], pop3: ["127.0.0.1:0"], pop3s: ["127.0.0.1:0"] },
+      pop3: { expire: 0, login_delay: 1 },
+    });
+    store = t.server.store;
+    port = t.port("pop3");
+  });
+  after(() => t.stop());
+
+  const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
+  const sleepUntil = (at: number) => new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())));
+
+  it("CAPA announces EXPIRE 0 and LOGIN-DELAY 1, before and after login", async () => {
+    const u = await newUser(store);
+    const c = await Pop3Raw.connect(port);
+    const before = await c.multi("CAPA");
+    assert.deepEqual(before.lines.slice(0, 7), [
+      "TOP",
+      "UIDL",
+      "RESP-CODES",
+      "AUTH-RESP-CODE",
+      "LOGIN-DELAY 1",
+      "PIPELINING",
+      "EXPIRE 0",
+    ]);
+    assert.match(await c.login(u.address, PASSWORD), /^\+OK Logged in/);
+    const after = await c.multi("CAPA");
+    assert.ok(after.lines.includes("LOGIN-DELAY 1"), after.lines.join("|"));
+    assert.ok(after.lines.includes("EXPIRE 0"), after.lines.join("|"));
+    assert.equal(await c.cmd("QUIT"), "+OK Bye");
+  });
+
+  it("EXPIRE 0: QUIT deletes what RETR sent whole, even without DELE and after RSET; TOP keeps", async () => {
+    const u = await newUser(store);
+    const bodies = [msg("one", "1\r\n"), msg("two", "2\r\n"), msg("three", "3\r\n"), msg("four", "4\r\n")];
+    const uids: number[] = [];
+    for (const b of bodies) uids.push(await deliver(store, u.id, b));
+    const box = await inboxOf(store, u.id);
+    const c = await Pop3Raw.connect(port);
+    assert.match(await c.login(u.address, PASSWORD), /^\+OK Logged in; 4 messages/);
+    assert.match((await c.retrieve("RETR 1")).status, /^\+OK/);
+    assert.match((await c.retrieve("TOP 2 0")).status, /^\+OK/);
+    assert.match((await c.retrieve("RETR 3")).status, /^\+OK/);
+    assert.equal(await c.cmd("DELE 3"), "+OK Message 3 deleted");
+    assert.match(await c.cmd("RSET"), /^\+OK Maildrop has 4 messages/);
+    // the implicit DELE happens in the UPDATE state: until then the messages stay listed
+    assert.equal((await c.multi("LIST")).lines.length, 4);
+    assert.equal(await c.cmd("QUIT"), "+OK Bye; 2 messages deleted");
+    await c.waitClosed();
+    const left = await store.listMessages(box.id);
+    assert.deepEqual(
+      left.map((m) => m.uid),
+      [uids[1], uids[3]],
+    );
+    assert.deepEqual(
+      left.map((m) => m.flags),
+      [[], []],
+      "TOP sets no flag",
+    );
+    const changes = await store.changesSince(box.id, box.highestModseq);
+    assert.deepEqual(
+      changes.filter((ch) => ch.kind === "expunge").map((ch) => ch.uid),
+      [uids[0], uids[2]],
+      "IMAP sessions see the expunges",
+    );
+  });
+
+  it("EXPIRE 0: a dropped connection deletes nothing (no UPDATE state)", async () => {
+    const u = await newUser(store);
+    await deliver(store, u.id, msg("keep", "me\r\n"));
+    const box = await inboxOf(store, u.id);
+    const c = await Pop3Raw.connect(port);
+    assert.match(await c.login(u.address, PASSWORD), /^\+OK Logged in/);
+    assert.match((await c.retrieve("RETR 1")).status, /^\+OK/);
+    c.destroy();
+    await c.waitClosed();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await store.listMessages(box.id)).length, 1);
+  });
+
+  it("LOGIN-DELAY: a login within 1 s of the last is refused after the password check, later accepted", async (tc) => {
+    const u = await newUser(store);
+    const first = await Pop3Raw.connect(port);
+    const start = Date.now(); // before the server's "+OK", so at or before its clock starts
+    assert.match(await first.login(u.address, PASSWORD), /^\+OK Logged in/);
+    const okAt = Date.now(); // after it: the delay surely ends by okAt + 1 s
+    assert.equal(await first.cmd("QUIT"), "+OK Bye");
+
+    const second = await Pop3Raw.connect(port);
+    const wrong = await second.login(u.address, "wrong password");
+    const refused = await second.login(u.address, PASSWORD);
+    const viaAuth = await second.cmd(`AUTH PLAIN ${b64(`\0${u.address}\0${PASSWORD}`)}`);
+    // only decisive if the server answered within the delay (a loaded machine may be slower)
+    const decisive = Date.now() - start < 1000;
+    if (decisive) {
+      assert.equal(wrong, "-ERR [AUTH] Authentication failed", "a wrong password is still just wrong");
+      assert.equal(refused, "-ERR [LOGIN-DELAY] minimum time between logins is 1 seconds");
+      assert.equal(viaAuth, "-ERR [LOGIN-DELAY] minimum time between logins is 1 seconds");
+      // still in AUTHORIZATION
+      assert.match(await second.cmd("STAT"), /^-ERR STAT is not valid before login/);
+    } else {
+      tc.diagnostic("the second login came more than 1 s after the first; refusal not checked");
+    }
+
+    // refused attempts do not restart the clock: 1 s after the "+OK" the same connection gets in
+    await sleepUntil(okAt + 1050);
+    const later = decisive ? second : await Pop3Raw.connect(port);
+    if (!decisive) second.destroy();
+    assert.match(await later.login(u.address, PASSWORD), /^\+OK Logged in/);
+    assert.equal(await later.cmd("QUIT"), "+OK Bye");
+  });
+
+  it("LOGIN-DELAY is per account and shared by pop3 and pop3s", async (tc) => {
+    const u = await newUser(store);
+    const v = await newUser(store);
+    const start = Date.now();
+    const a = await Pop3Raw.connect(port);
+    assert.match(await a.login(u.address, PASSWORD), /^\+OK Logged in/);
+    assert.equal(await a.cmd("QUIT"), "+OK Bye");
+    const b = await Pop3Raw.connect(port);
+    assert.match(await b.login(v.address, PASSWORD), /^\+OK Logged in/, "another account is not delayed");
+    assert.equal(await b.cmd("QUIT"), "+OK Bye");
+    const tls = await Pop3Raw.connect(t.port("pop3s"), { tls: true });
+    const r = await tls.login(u.address, PASSWORD);
+    if (Date.now() - start < 1000) assert.match(r, /^-ERR \[LOGIN-DELAY\]/);
+    else tc.diagnostic("too slow to check the refusal over pop3s");
+    assert.equal(await tls.cmd("QUIT"), "+OK Bye");
+  });
+});
+
+describe("LoginDelays", () => {
+  it("refuses within the delay, allows at and after it; 0 disables; old entries are swept", () => {
+    let now = 0;
+    const d = new LoginDelays(() => now);
+    assert.equal(d.tooSoon(1, 10), false, "no previous login");
+    d.record(1, 10);
+    now = 9_999;
+    assert.equal(d.tooSoon(1, 10), true);
+    assert.equal(d.tooSoon(2, 10), false, "per account");
+    assert.equal(d.tooSoon(1, 0), false, "a delay of 0 never refuses");
+    now = 10_000;
+    assert.equal(d.tooSoon(1, 10), false);
+    d.record(2, 0);
+    assert.equal(d.size, 1, "nothing recorded without a delay");
+    now = 25_000;
+    d.record(3, 10); // a delay period since the last sweep: account 1 is forgotten
+    assert.equal(d.size, 1);
+    assert.equal(d.tooSoon(3, 10), true);
+  });
+});
+
 describe("POP3 login throttle", () => {
   let t: TestServer;
   before(async () => {
@@ -804,7 +961,7 @@ describe("POP3 session (fake connection)", () => {
       scram: {},
       locks: MaildropLocks.for(store),
       sizes: SizeCache.for(store),
-      expire: "NEVER",
+      loginDelays: LoginDelays.for(store),
       isShuttingDown: () => shuttingDown,
     });
     return { s, io };

@@ -3,6 +3,8 @@
 //
 // Response codes (RFC 2449 §8, RFC 3206) as Postamt uses them:
 //   [IN-USE]     the credentials were right but another POP3 session holds the maildrop (RFC 2449 §8.1.2)
+//   [LOGIN-DELAY] the credentials were right but the account logged in less than pop3.login_delay
+//                seconds ago (RFC 2449 §8.1.1)
 //   [AUTH]       the credentials were wrong, or authentication broke policy: plaintext before STLS
 //                from a non-loopback client (RFC 3206 §5: "an attempt to authenticate in violation
 //                of policy"; RFC 2595 §2.3 requires the refusal)

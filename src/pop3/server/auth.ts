@@ -8,6 +8,8 @@
 //   wrong credentials            -ERR [AUTH]      RFC 3206 §5 (announced as AUTH-RESP-CODE)
 //   banned after failures        -ERR [SYS/TEMP]  it ends by itself; [AUTH] would make clients
 //                                                 discard a password that may be right
+//   too soon after the last      -ERR [LOGIN-DELAY] RFC 2449 §8.1.1, after the password check
+//   login (pop3.login_delay)                       (never on USER: that would reveal the account)
 //   maildrop locked              -ERR [IN-USE]    RFC 2449 §8.1.2
 //   store failing                -ERR [SYS/TEMP]  RFC 3206 §4
 import { LoginAttempt, retryText } from "../../auth/login-attempt.js";
@@ -157,6 +159,15 @@ async function finishLogin(
   const account = username ? await s.deps.store.getAccount(username) : null;
   if (account && !account.disabled) {
     attempt.settle(true);
+    const delay = s.deps.config.pop3.login_delay;
+    if (s.deps.loginDelays.tooSoon(account.id, delay)) {
+      // RFC 2449 §6.5: the clock runs from the previous "+OK"; a refused login does not restart it
+      s.log.info("auth.success", `${account.address} authenticated, but logged in less than ${delay}s ago`, {
+        user: account.address,
+      });
+      s.reply(err(`minimum time between logins is ${delay} seconds`, "LOGIN-DELAY"));
+      return;
+    }
     await openMaildrop(s, account, how);
     return;
   }
@@ -207,6 +218,7 @@ async function openMaildrop(s: Pop3Session, account: Account, how: string): Prom
   s.account = account;
   s.maildrop = maildrop;
   s.state = "transaction";
+  s.deps.loginDelays.record(account.id, s.deps.config.pop3.login_delay);
   const { count, octets } = maildrop.stat();
   s.log.info("auth.success", `logged in as ${account.address} (${how}); ${count} messages`, {
     user: account.address,

@@ -4,6 +4,7 @@ import type { ScramOptions } from "../../auth/sasl/scram-sha-256.js";
 import type { AuthThrottle } from "../../auth/throttle.js";
 import type { Config } from "../../config/types.js";
 import type { MailStore } from "../../store/types.js";
+import type { LoginDelays } from "./login-delay.js";
 import type { MaildropLocks } from "./maildrop-lock.js";
 import type { SizeCache } from "./size-cache.js";
 
@@ -17,10 +18,7 @@ export interface Pop3Deps {
   locks: MaildropLocks;
   /** CRLF-form sizes of messages stored with bare LFs, learned while sending them */
   sizes: SizeCache;
-  /**
-   * RFC 2449 §6.7 EXPIRE: "NEVER" (Postamt never deletes mail on its own) or the minimum days a
-   * message is kept after it was retrieved.
-   */
-  expire: "NEVER" | number;
+  /** each account's last successful login, for LOGIN-DELAY (shared like the locks) */
+  loginDelays: LoginDelays;
   isShuttingDown(): boolean;
 }

@@ -4,6 +4,7 @@ import type { ListenerName } from "../../config/types.js";
 import type { ServerContext } from "../../net/listeners.js";
 import { createSessionServer } from "../../net/session-runner.js";
 import { err } from "../protocol/response.js";
+import { LoginDelays } from "./login-delay.js";
 import { MaildropLocks } from "./maildrop-lock.js";
 import { Pop3Session } from "./session.js";
 import { SizeCache } from "./size-cache.js";
@@ -16,6 +17,7 @@ export function createPop3Listener(ctx: ServerContext, name: ListenerName): Serv
   // shared by both POP3 listeners of this server: they serve the same maildrops
   const locks = MaildropLocks.for(ctx.store);
   const sizes = SizeCache.for(ctx.store);
+  const loginDelays = LoginDelays.for(ctx.store);
   return createSessionServer({
     listener: name,
     protocol: "pop3",
@@ -38,7 +40,7 @@ export function createPop3Listener(ctx: ServerContext, name: ListenerName): Serv
         scram: { secret: ctx.serverSecret },
         locks,
         sizes,
-        expire: "NEVER",
+        loginDelays,
         isShuttingDown: ctx.isShuttingDown,
       }),
   });

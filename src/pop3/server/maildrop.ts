@@ -30,7 +30,7 @@ export interface MaildropEntry {
   deleted: boolean;
   /** expunged by another session since login */
   gone: boolean;
-  /** sent whole by RETR: flagged \Seen at QUIT */
+  /** sent whole by RETR: flagged \Seen at QUIT (deleted instead under EXPIRE 0) */
   retrieved: boolean;
   readonly seen: boolean;
 }
@@ -146,15 +146,19 @@ export class Maildrop {
   /**
    * RFC 1939 §6, the UPDATE state: expunge the messages marked by DELE (other sessions see the
    * expunge through the change log), then flag what RETR sent whole as \Seen, as Dovecot does.
-   * Throws when the expunge failed (the caller answers "-ERR [SYS/TEMP]"); a failure to set \Seen is
-   * only logged by the caller's onSeenError.
+   * With deleteRetrieved (EXPIRE 0, RFC 2449 §6.7: "the server MAY assume an implicit DELE for each
+   * message which was downloaded with RETR"), what RETR sent whole is expunged too, whatever RSET
+   * did: the download happened. Throws when the expunge failed (the caller answers
+   * "-ERR [SYS/TEMP]"); a failure to set \Seen is only logged by the caller's onSeenError.
    */
-  async update(onSeenError: (err: unknown) => void): Promise<UpdateResult> {
-    const doomed = this.entries.filter((e) => e.deleted && !e.gone).map((e) => e.uid);
-    const expunged = doomed.length > 0 ? await this.store.expunge(this.mailboxId, doomed) : [];
-    const seen = this.entries
-      .filter((e) => e.retrieved && !e.seen && !e.deleted && !e.gone)
+  async update(deleteRetrieved: boolean, onSeenError: (err: unknown) => void): Promise<UpdateResult> {
+    const doomed = this.entries
+      .filter((e) => (e.deleted || (deleteRetrieved && e.retrieved)) && !e.gone)
       .map((e) => e.uid);
+    const expunged = doomed.length > 0 ? await this.store.expunge(this.mailboxId, doomed) : [];
+    const seen = deleteRetrieved
+      ? []
+      : this.entries.filter((e) => e.retrieved && !e.seen && !e.deleted && !e.gone).map((e) => e.uid);
     if (seen.length > 0) {
       try {
         await this.store.storeFlags({ mailboxId: this.mailboxId, uids: seen, op: "add", flags: ["\\Seen"] });

@@ -53,7 +53,10 @@ export function handleRset(s: Pop3Session): void {
   s.reply(ok(`Maildrop has ${count} messages (${octets} octets)`));
 }
 
-/** RFC 1939 §6: QUIT in TRANSACTION enters UPDATE: expunge what DELE marked, release, goodbye. */
+/**
+ * RFC 1939 §6: QUIT in TRANSACTION enters UPDATE: expunge what DELE marked (and, under EXPIRE 0,
+ * what RETR sent whole), release, goodbye.
+ */
 export async function handleQuit(s: Pop3Session): Promise<void> {
   if (s.state !== "transaction") {
     s.reply(ok("Bye"));
@@ -64,7 +67,8 @@ export async function handleQuit(s: Pop3Session): Promise<void> {
   const md = s.maildrop!;
   const user = s.account?.address;
   try {
-    const { expunged } = await md.update((e) =>
+    const deleteRetrieved = s.deps.config.pop3.expire === 0;
+    const { expunged } = await md.update(deleteRetrieved, (e) =>
       s.log.error("internal.error", "could not flag retrieved messages as seen", { err: e, user }),
     );
     s.reply(ok(expunged > 0 ? `Bye; ${expunged} messages deleted` : "Bye"));
