@@ -76,6 +76,11 @@ export interface RunnerOptions {
 }
 
 const PROXY_HEADER_TIMEOUT_MS = 10_000;
+/**
+ * Output a client may leave unread before it is disconnected. Sessions wait for the socket to drain
+ * between commands, so only a client that pipelines commands and never reads can get here.
+ */
+export const MAX_PENDING_OUTPUT = 64 * 1024 * 1024;
 
 export function createSessionServer(opts: RunnerOptions): Server {
   const server = createServer({ noDelay: true, pauseOnConnect: false });
@@ -363,6 +368,13 @@ class Connection implements SessionIO {
   write(data: string | Buffer): void {
     if (this.closed || this.stream.destroyed || this.stream.writableEnded) return;
     this.stream.write(data);
+    if (this.stream.writableLength > MAX_PENDING_OUTPUT) {
+      this.log.warn("session.error", "client does not read its responses; disconnecting", {
+        pending: this.stream.writableLength,
+      });
+      this.result = "error";
+      this.stream.destroy();
+    }
   }
 
   drain(): Promise<void> {

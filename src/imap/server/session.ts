@@ -185,6 +185,8 @@ export class ImapSession implements ProtocolSession {
       this.closing = true;
     }
     this.flush();
+    // Back-pressure: read the next command only once the client has taken our responses.
+    await this.io.drain();
     if (this.closing || result === "close") {
       this.state = "logout";
       this.cleanup();
