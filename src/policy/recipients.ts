@@ -112,5 +112,5 @@ export async function addressBelongsTo(
   const lower = address.toLowerCase();
   if (lower === account.address) return true;
   const resolved = await store.resolveRecipient(lower).catch(() => null);
-  return resolved !== null && resolved.accountIds.includes(account.id);
+  return resolved?.accountIds.includes(account.id) ?? false;
 }

@@ -71,6 +71,8 @@ export interface Mailbox {
   name: string;
   specialUse: SpecialUse | null;
   subscribed: boolean;
+  /** \Noselect: deleted while it had children (RFC 9051 §6.3.5); holds no messages, only names children */
+  noselect: boolean;
   uidValidity: number;
   uidNext: number;
   highestModseq: number;
@@ -341,6 +343,11 @@ export interface MailStore {
   createMailbox(accountId: number, name: string, opts?: { specialUse?: SpecialUse | null }): Promise<Mailbox>;
   /** renames the mailbox and its children; renaming INBOX moves its messages to a new mailbox (RFC 9051 §6.3.6) */
   renameMailbox(accountId: number, from: string, to: string): Promise<void>;
+  /**
+   * Deletes a mailbox and its messages. One with children becomes \Noselect instead (its messages
+   * are removed, the name stays for the children; RFC 9051 §6.3.5); deleting a \Noselect mailbox
+   * that still has children is refused ("in-use"). Creating a \Noselect name makes it selectable again.
+   */
   deleteMailbox(accountId: number, name: string): Promise<void>;
   setSubscribed(accountId: number, name: string, subscribed: boolean): Promise<void>;
 

@@ -448,15 +448,25 @@ describe("IMAP mailbox commands and APPEND", () => {
   // ------------------------------------------------------------------ DELETE
 
   describe("DELETE", () => {
-    it("refuses INBOX, missing mailboxes and mailboxes with children", async () => {
+    it("refuses INBOX and missing mailboxes; a mailbox with children becomes \\Noselect (RFC 9051 §6.3.5)", async () => {
       const c = await login("delete");
       const inbox = await c.cmd("DELETE inbox");
       assert.match(inbox.text, /^NO \[CANNOT\]/);
       const missing = await c.cmd("DELETE Nope");
       assert.match(missing.text, /^NO \[NONEXISTENT\]/);
       await ok(c, "CREATE Parent/Child");
-      const parent = await c.cmd("DELETE Parent");
-      assert.match(parent.text, /^NO \[HASCHILDREN\] .*delete or move them first/);
+      await ok(c, "DELETE Parent");
+      const listed = await ok(c, 'LIST "" "Parent"');
+      assert.match(listed.untagged.join("|"), /LIST \([^)]*\\Noselect[^)]*\) "\/" Parent/);
+      assert.match((await c.cmd("SELECT Parent")).text, /^NO /);
+      assert.match((await c.cmd("STATUS Parent (MESSAGES)")).text, /^NO /);
+      // a \Noselect mailbox that still has children cannot be deleted
+      const again = await c.cmd("DELETE Parent");
+      assert.match(again.text, /^NO \[HASCHILDREN\]/);
+      // CREATE makes it a real mailbox again
+      await ok(c, "CREATE Parent");
+      await ok(c, "SELECT Parent");
+      await ok(c, "UNSELECT");
       await ok(c, "DELETE Parent/Child");
       await ok(c, "DELETE Parent");
       assert.deepEqual(names(await ok(c, 'LIST "" "Parent*"')), []);

@@ -496,17 +496,29 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
           assert.equal(c3.mailboxId, inbox.id);
         }));
 
-      it("deletes a mailbox and its messages; refuses INBOX and mailboxes with children", () =>
+      it("deletes a mailbox and its messages; one with children becomes \\Noselect; refuses INBOX", () =>
         withStore(async (s) => {
           const a = await testAccount(s, "alice@example.com");
           const m = await s.createMailbox(a.id, "Work");
           await s.createMailbox(a.id, "Work/Old");
-          await deliverOne(s, { accountId: a.id, mailboxId: m.id });
+          const copy = await deliverOne(s, { accountId: a.id, mailboxId: m.id });
+          const before = (await s.getMailboxById(m.id))!.highestModseq;
+          // RFC 9051 §6.3.5: with children, the messages go and the name stays as \Noselect
+          await s.deleteMailbox(a.id, "Work");
+          const kept = await s.getMailbox(a.id, "Work");
+          assert.ok(kept?.noselect);
+          assert.equal(kept.messages, 0);
+          assert.equal((await s.getQuota(a.id)).usedBytes, 0);
+          const changes = await s.changesSince(m.id, before);
+          assert.deepEqual(
+            changes.map((c) => [c.kind, c.uid]),
+            [["expunge", copy.uid]],
+            "open sessions learn of the expunge",
+          );
           await rejectsWith(s.deleteMailbox(a.id, "Work"), "in-use");
           await rejectsWith(s.deleteMailbox(a.id, "INBOX"), "invalid");
           await rejectsWith(s.deleteMailbox(a.id, "Nope"), "not-found");
           await s.deleteMailbox(a.id, "Work/Old");
-          assert.ok((await s.getQuota(a.id)).usedBytes > 0);
           await s.deleteMailbox(a.id, "Work");
           assert.equal(await s.getMailbox(a.id, "Work"), null);
           assert.equal(await s.getMailboxById(m.id), null);

@@ -71,9 +71,13 @@ export function accountId(s: ImapSession): number {
   return a.id;
 }
 
-/** The session account's mailbox of that name; null when it does not exist or cannot be a name. */
+/**
+ * The session account's selectable mailbox of that name; null when it does not exist, cannot be a
+ * name, or is \Noselect (a name kept only for its children: no messages can be in it).
+ */
 export async function findMailbox(s: ImapSession, name: string): Promise<Mailbox | null> {
   const check = checkMailboxName(name);
   if (!check.ok) return null;
-  return s.deps.store.getMailbox(accountId(s), check.name);
+  const box = await s.deps.store.getMailbox(accountId(s), check.name);
+  return box && !box.noselect ? box : null;
 }

@@ -16,6 +16,7 @@ export interface MailboxRow {
   highestmodseq: number;
   message_count: number;
   total_size: number;
+  noselect: number;
 }
 
 const SPECIAL_USES: ReadonlySet<string> = new Set([
@@ -34,6 +35,7 @@ export function toMailbox(r: MailboxRow): Mailbox {
     name: r.name,
     specialUse: r.special_use as SpecialUse | null,
     subscribed: r.subscribed !== 0,
+    noselect: r.noselect !== 0,
     uidValidity: r.uidvalidity,
     uidNext: r.uidnext,
     highestModseq: r.highestmodseq,
@@ -91,7 +93,17 @@ export class Mailboxes {
       if (!this.db.prep("SELECT 1 FROM accounts WHERE id = ?").get(accountId)) {
         throw new StoreError("not-found", `no account ${accountId}`);
       }
-      if (this.row(accountId, n)) throw new StoreError("exists", `mailbox ${n} already exists`);
+      const existing = this.row(accountId, n);
+      if (existing?.noselect) {
+        // A \Noselect name becomes a real mailbox again, with a new UIDVALIDITY (its old messages are gone).
+        this.db
+          .prep(
+            "UPDATE mailboxes SET noselect = 0, special_use = ?, uidvalidity = ?, uidnext = 1 WHERE id = ?",
+          )
+          .run(specialUse, this.nextUidValidity(), existing.id);
+        return toMailbox(this.rowById(existing.id)!);
+      }
+      if (existing) throw new StoreError("exists", `mailbox ${n} already exists`);
       return toMailbox(this.rowById(this.insert(accountId, n, specialUse))!);
     });
   }
@@ -157,8 +169,12 @@ export class Mailboxes {
     return { touched: new Map([[inbox.id, inboxTop]]) };
   }
 
-  /** refuses INBOX, and mailboxes with children ("in-use"): no \Noselect placeholders here */
-  delete(accountId: number, name: string): MailboxRow {
+  /**
+   * Deletes a mailbox (messages cascade). With children it becomes \Noselect instead (RFC 9051
+   * §6.3.5): its messages are removed, each logged as an expunge so open sessions see them go. A
+   * \Noselect mailbox with children cannot be deleted ("in-use"); INBOX never ("invalid").
+   */
+  delete(accountId: number, name: string): { row: MailboxRow; touched: Map<number, number> } {
     const n = normalizeMailboxName(name);
     if (n === "INBOX") throw new StoreError("invalid", "INBOX cannot be deleted");
     return this.db.write(() => {
@@ -167,10 +183,24 @@ export class Mailboxes {
       const child = this.db
         .prep("SELECT 1 FROM mailboxes WHERE account_id = ? AND substr(name, 1, ?) = ? LIMIT 1")
         .get(accountId, n.length + 1, n + MAILBOX_DELIMITER);
-      if (child) throw new StoreError("in-use", `mailbox ${n} has child mailboxes`);
+      if (child) {
+        if (row.noselect) throw new StoreError("in-use", `mailbox ${n} has child mailboxes and no messages`);
+        const uids = this.db
+          .prep<{ uid: number }>("SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid")
+          .all(row.id);
+        const top = uids.length > 0 ? this.bumpModseq(row.id, uids.length) : row.highestmodseq;
+        const log = this.db.prep(
+          "INSERT INTO changes (mailbox_id, modseq, kind, uid, flags) VALUES (?, ?, 'expunge', ?, NULL)",
+        );
+        for (let i = 0; i < uids.length; i++) log.run(row.id, top - uids.length + 1 + i, uids[i]!.uid);
+        // triggers release the quota and the text index
+        this.db.prep("DELETE FROM messages WHERE mailbox_id = ?").run(row.id);
+        this.db.prep("UPDATE mailboxes SET noselect = 1 WHERE id = ?").run(row.id);
+        return { row, touched: new Map(uids.length > 0 ? [[row.id, top]] : []) };
+      }
       // cascades to messages (triggers release the quota and the text index) and the change log
       this.db.prep("DELETE FROM mailboxes WHERE id = ?").run(row.id);
-      return row;
+      return { row, touched: new Map([[row.id, row.highestmodseq + 1]]) };
     });
   }
 

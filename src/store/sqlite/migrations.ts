@@ -162,6 +162,11 @@ CREATE INDEX queue_recipients_domain ON queue_recipients(domain, next_attempt_at
   WHERE status IN ('pending', 'deferred');
 `,
   },
+  {
+    version: 2,
+    description: "\\Noselect mailboxes (a deleted mailbox that still has children, RFC 9051 §6.3.5)",
+    sql: `ALTER TABLE mailboxes ADD COLUMN noselect INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

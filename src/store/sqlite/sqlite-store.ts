@@ -221,9 +221,9 @@ export class SqliteMailStore implements MailStore {
   }
 
   async deleteMailbox(accountId: number, name: string): Promise<void> {
-    const row = this.p.mailboxes.delete(accountId, name);
-    // wakes sessions that have it selected: they find it gone
-    this.bus.publish(row.id, row.highestmodseq + 1);
+    const { touched } = this.p.mailboxes.delete(accountId, name);
+    // wakes sessions that have it selected: they find it gone, or its messages expunged
+    this.publish(touched);
     this.bus.publishAccount(accountId);
   }
 

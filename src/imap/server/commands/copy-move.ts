@@ -24,7 +24,7 @@ export async function handleCopyMove(s: ImapSession, cmd: Cmd<"COPY" | "MOVE">):
     return;
   }
   const dest = await store.getMailbox(s.account!.id, canonicalMailboxName(cmd.mailbox));
-  if (!dest) {
+  if (!dest || dest.noselect) {
     s.send(taggedNo(cmd.tag, "The destination mailbox does not exist", "TRYCREATE"));
     return;
   }

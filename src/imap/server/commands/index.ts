@@ -18,6 +18,7 @@ import { handleCheck, handleClose, handleSelect, handleUnselect } from "./select
 import { handleStatus } from "./status.js";
 import { handleStore } from "./store.js";
 
+// biome-ignore lint/suspicious/noConfusingVoidType: handlers that answer and return nothing are the common case
 export type HandlerResult = void | "starttls";
 
 type Name = Command["name"];

@@ -207,6 +207,7 @@ export async function handleList(s: ImapSession, cmd: ListCmd): Promise<void> {
   for (const e of listed) {
     const attrs: string[] = [];
     if (!e.box) attrs.push(missing);
+    else if (e.box.noselect) attrs.push("\\Noselect"); // deleted while it had children (§6.3.5)
     attrs.push(e.hasChildren ? "\\HasChildren" : "\\HasNoChildren");
     // special use: always (RFC 6154 §2 allows it without the return option; rev2 lists it)
     const use = specialUseAttr(e.box);
@@ -215,7 +216,7 @@ export async function handleList(s: ImapSession, cmd: ListCmd): Promise<void> {
     const ext = e.childInfo ? ` ("CHILDINFO" (${childInfo.join(" ")}))` : "";
     s.untagged(`LIST (${attrs.join(" ")}) "${DELIMITER}" ${mailboxName(e.name, { utf8 })}${ext}`);
     // RFC 5819 / §6.3.9.2: STATUS after each selectable mailbox that meets the selection criteria
-    if (cmd.returns.status && e.box && e.selected) {
+    if (cmd.returns.status && e.box && !e.box.noselect && e.selected) {
       s.untagged(await statusData(s, e.box, cmd.returns.status));
     }
   }

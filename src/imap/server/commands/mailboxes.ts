@@ -78,7 +78,9 @@ export async function handleCreate(s: ImapSession, cmd: Cmd<"CREATE">): Promise<
     specialUse = use as SpecialUse;
   }
   const id = accountId(s);
-  if (await s.deps.store.getMailbox(id, name)) {
+  const existing = await s.deps.store.getMailbox(id, name);
+  // A \Noselect name may be created: it becomes a real mailbox again (the store revives it).
+  if (existing && !existing.noselect) {
     s.send(taggedNo(cmd.tag, "Mailbox already exists", Code.simple("ALREADYEXISTS")));
     return;
   }

@@ -19,6 +19,10 @@ export async function handleSelect(s: ImapSession, cmd: Cmd<"SELECT" | "EXAMINE"
   deselect(s);
   if (wasSelected && s.condstore) s.untagged("OK [CLOSED] Previous mailbox closed");
   const box = await s.deps.store.getMailbox(s.account!.id, canonicalMailboxName(cmd.mailbox));
+  if (box?.noselect) {
+    s.send(taggedNo(cmd.tag, `${cmd.mailbox} is not selectable (\\Noselect)`, "CANNOT"));
+    return;
+  }
   if (!box) {
     s.send(taggedNo(cmd.tag, `Mailbox does not exist: ${cmd.mailbox}`, "NONEXISTENT"));
     return;
