@@ -1,9 +1,10 @@
 // Interop: imapflow (an independent IMAP client, the one behind EmailEngine) driving whole sessions
-// against a real server: imaps and imap + STARTTLS, LOGIN and AUTHENTICATE, LIST with special-use,
-// SELECT, FETCH (envelope, body structure, source byte for byte, flags, UID), part downloads,
-// SEARCH, STORE, COPY/MOVE with COPYUID, APPEND with APPENDUID, CREATE/RENAME/DELETE, STATUS, IDLE
-// push from a second client, and CONDSTORE (CHANGEDSINCE). Messages arrive through the real SMTP
-// listener, so what imapflow reads is compared with the store's trace prefix + blob.
+// against a real server: imaps and imap + STARTTLS, LOGIN and AUTHENTICATE, LIST with special-use and
+// LIST-STATUS, SELECT, FETCH (envelope, body structure, source byte for byte, flags, UID), part
+// downloads, SEARCH, STORE, COPY/MOVE with COPYUID, APPEND with APPENDUID, binary content (literal8,
+// BINARY[]), CREATE/RENAME/DELETE, STATUS, IDLE push to a second client, CONDSTORE (CHANGEDSINCE) and
+// QRESYNC (VANISHED). Messages arrive through the real SMTP listener, so what imapflow reads is
+// compared with the store's trace prefix + blob.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ImapFlow, type ImapFlowOptions, type Logger } from "imapflow";
@@ -25,8 +26,13 @@ import { assertSameBytes, buildMessage } from "./helpers/interop.js";
 /** imapflow's protocol log ("C: …" / "S: …"), kept for assertion messages and bug reports. */
 class Transcript {
   readonly lines: string[] = [];
+  /** what the client wrote to the socket, with `logRaw: true` */
+  readonly written: Buffer[] = [];
   readonly logger: Logger = {
-    trace: () => undefined,
+    trace: (o: { src?: string; msg?: string; data?: string; hidden?: boolean }) => {
+      if (o.src === "c" && o.msg === "write to socket" && o.data && !o.hidden)
+        this.written.push(Buffer.from(o.data, "base64"));
+    },
     debug: (o: { src?: string; msg?: string }) => this.add(o),
     info: (o: { src?: string; msg?: string }) => this.add(o),
     warn: (o: { src?: string; msg?: string }) => this.add(o),
@@ -131,7 +137,7 @@ describe("interop: imapflow", () => {
     assert.ok(client.authenticated, log.text);
     assert.ok(
       commands(log).some((c) => c.startsWith("AUTHENTICATE PLAIN")),
-      `imapflow picks AUTH=PLAIN with SASL-IR\n${log.text}`,
+      `imapflow prefers AUTHENTICATE PLAIN to LOGIN\n${log.text}`,
     );
     assert.ok(client.capabilities.has("IMAP4REV2") || client.capabilities.has("IMAP4rev2"));
     const list = await client.list();
@@ -151,6 +157,21 @@ describe("interop: imapflow", () => {
     }
     assert.equal(byPath.get("INBOX")!.specialUse, "\\Inbox");
     assert.equal(byPath.get("INBOX")!.delimiter, "/");
+
+    // LIST-STATUS: one round trip for the counts of every mailbox
+    const withStatus = await client.list({ statusQuery: { messages: true, unseen: true, uidNext: true } });
+    assert.ok(
+      commands(log).some((c) => /^LIST .* RETURN \(.*STATUS \(MESSAGES UNSEEN UIDNEXT\)/.test(c)),
+      log.text,
+    );
+    const inbox = withStatus.find((m) => m.path === "INBOX")!;
+    assert.deepEqual(inbox.status, { path: "INBOX", messages: 3, unseen: 3, uidNext: 4 });
+    assert.deepEqual(withStatus.find((m) => m.path === "Sent")!.status, {
+      path: "Sent",
+      messages: 0,
+      unseen: 0,
+      uidNext: 1,
+    });
     await client.logout();
   });
 
@@ -474,6 +495,39 @@ describe("interop: imapflow", () => {
     await client.logout();
   });
 
+  it("binary content (RFC 3516): APPEND as literal8, FETCH BINARY[] exact, BODY[] without the NUL", async () => {
+    const { client, log } = await connect({ mode: "imaps", auth: BOB, logRaw: true });
+    const raw = Buffer.from(
+      "From: bob@example.test\r\nSubject: binary\r\nMIME-Version: 1.0\r\n" +
+        "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n" +
+        "NUL\x00here, \xff\xfe high bytes\r\n",
+      "latin1",
+    );
+    const res = await client.append("Junk", raw);
+    assert.ok(res, log.text);
+    const written = Buffer.concat(log.written).toString("latin1");
+    assert.match(written, new RegExp(`APPEND Junk ~\\{${raw.length}\\+?\\}\r\n`), "imapflow chose literal8");
+    assertSameBytes((await storedByUid(t, "bob@example.test", "Junk", res.uid!)).blob, raw, "stored");
+
+    await client.mailboxOpen("Junk");
+    const binary = await client.fetchOne(String(res.uid), { source: true }, { uid: true, binary: true });
+    assert.ok(binary);
+    assert.ok(
+      commands(log).some((c) => /FETCH \d+ \(BINARY\.PEEK\[\]/.test(c)),
+      log.text,
+    );
+    assertSameBytes(binary.source!, raw, "BINARY.PEEK[] returns the exact bytes");
+    // A plain literal may not carry NUL (RFC 9051 §4.3.1): BODY[] has the same length, the NUL replaced
+    const body = await client.fetchOne(String(res.uid), { source: true }, { uid: true });
+    assert.ok(body);
+    assert.equal(body.source!.length, raw.length);
+    assert.equal(body.source!.indexOf(0), -1, "no NUL in BODY[]");
+    const nul = raw.indexOf(0);
+    assert.ok(body.source!.subarray(0, nul).equals(raw.subarray(0, nul)));
+    assert.ok(body.source!.subarray(nul + 1).equals(raw.subarray(nul + 1)));
+    await client.logout();
+  });
+
   it("creates, renames and deletes mailboxes; STATUS reports counts", async () => {
     const { client, log } = await connect({ mode: "imaps", auth: BOB });
     const created = await client.mailboxCreate("Projects/Alpha");
@@ -523,6 +577,48 @@ describe("interop: imapflow", () => {
     const s = await stored(t, "bob@example.test");
     assert.equal(inbox.messages, s.length);
     assert.equal(inbox.uidNext, 4);
+    await client.logout();
+  });
+
+  it("QRESYNC (qresync: true): another session's expunge arrives as VANISHED with its UID", async () => {
+    const { client, log } = await connect({ mode: "imaps", auth: BOB, qresync: true });
+    assert.ok(client.enabled.has("QRESYNC"), log.text);
+    await client.mailboxCreate("Qresync");
+    for (let n = 1; n <= 3; n++) {
+      const raw = buildMessage({
+        from: "bob@example.test",
+        to: "bob@example.test",
+        subject: `q${n}`,
+        body: "q\r\n",
+      });
+      assert.ok(await client.append("Qresync", raw));
+    }
+    const box = await client.mailboxOpen("Qresync");
+    assert.equal(box.exists, 3);
+    const expunged: Array<{ uid?: number; seq?: number; vanished?: boolean }> = [];
+    const flagged: Array<{ uid?: number; flags: string[] }> = [];
+    client.on("expunge", (e: { uid?: number; seq?: number; vanished?: boolean }) => expunged.push(e));
+    client.on("flags", (e) => flagged.push({ uid: e.uid, flags: [...e.flags] }));
+
+    const { client: other } = await connect({ mode: "starttls", auth: BOB });
+    await other.mailboxOpen("Qresync");
+    assert.ok(await other.messageFlagsAdd("1", ["$Seen-elsewhere"]));
+    assert.ok(await other.messageDelete("2"));
+    await other.logout();
+
+    await client.noop();
+    assert.ok(
+      log.server.some((l) => l === "* VANISHED 2"),
+      `VANISHED, not EXPUNGE, for a QRESYNC client\n${log.text}`,
+    );
+    assert.deepEqual(
+      expunged.map((e) => [e.uid, e.vanished]),
+      [[2, true]],
+    );
+    assert.deepEqual(flagged, [{ uid: 1, flags: ["$Seen-elsewhere"] }]);
+    assert.ok(client.mailbox);
+    assert.equal(client.mailbox.exists, 2);
+    await client.mailboxDelete("Qresync");
     await client.logout();
   });
 

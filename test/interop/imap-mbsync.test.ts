@@ -272,7 +272,7 @@ describe("interop: mbsync (isync)", { skip: missingTools(IMAP_TOOLS.mbsync) }, (
     const seen = files.find((f) => maildirFlags(f.name) === "S")!;
     assert.ok(seen);
     await rm(seen.path);
-    // on the server: a new message arrives and an old one is deleted and expunged
+    // meanwhile on the server: a new delivery, and a message filed into Archive
     await deliver(
       t,
       "alice@example.test",
@@ -298,16 +298,17 @@ describe("interop: mbsync (isync)", { skip: missingTools(IMAP_TOOLS.mbsync) }, (
     assert.equal((await local("INBOX")).length, 2);
     assert.equal((await local("Archive")).length, 1);
 
+    // then on the server: the archived message is deleted and expunged
     await onServer("SELECT Archive", "UID STORE 1 +FLAGS (\\Deleted)", "EXPUNGE");
     r = await sync();
     assert.equal(r.code, 0, describeRun(r));
     assert.deepEqual(await local("Archive"), [], "the server-side expunge removed the local file");
     const inbox = await stored(t, "alice@example.test");
-    const names = (await local("INBOX")).map((f) => f.data);
-    assert.equal(names.length, 2);
+    const contents = (await local("INBOX")).map((f) => f.data);
+    assert.equal(contents.length, 2);
     for (const m of inbox)
       assert.ok(
-        names.some((d) => asServerBytes(d).equals(m.full)),
+        contents.some((d) => asServerBytes(d).equals(m.full)),
         `UID ${m.uid} is still there locally, byte for byte`,
       );
   });
