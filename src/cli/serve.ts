@@ -13,7 +13,10 @@ export function registerServe(program: Command): void {
         throw new Error(`--log-format must be pretty or json, not ${opts.logFormat}`);
       }
       // Loaded here, not at the top: `postamt --help` and the admin commands need none of it.
-      const [{ createLog }, { startServer }] = await Promise.all([import("../log/logger.js"), import("../server.js")]);
+      const [{ createLog }, { startServer }] = await Promise.all([
+        import("../log/logger.js"),
+        import("../server.js"),
+      ]);
       const log = createLog({ level: config.log.level, format: opts.logFormat });
       const server = await startServer(config, log);
       await new Promise<void>((resolve) => {

@@ -79,28 +79,24 @@ function bounded(
   return r;
 }
 
-/** `pop3.expire`: "never" or 0 (see Pop3Expire for why no other number of days). */
+/** Upper bound of `pop3.expire` in days (100 years). */
+export const POP3_EXPIRE_MAX_DAYS = 36_500;
+
+/** `pop3.expire`: "never" or a whole number of days 0-36500 (see Pop3Expire). */
 function parsePop3Expire(raw: unknown): v.Parsed<Pop3Expire> {
+  const expected = `must be "never" or a whole number of days 0-${POP3_EXPIRE_MAX_DAYS}`;
   if (typeof raw === "string") {
     const text = raw.trim().toLowerCase();
     if (text === "never") return { ok: true, value: "never" };
     if (/^\d+$/.test(text))
       return { ok: false, reason: `must be a number, not a string: write ${text} without quotes` };
-    return { ok: false, reason: 'must be "never" or 0' };
+    return { ok: false, reason: expected };
   }
   if (typeof raw === "number" || typeof raw === "bigint") {
     const n = Number(raw);
-    if (n === 0) return { ok: true, value: 0 };
-    if (Number.isInteger(n) && n > 0) {
-      return {
-        ok: false,
-        reason:
-          'must be "never" or 0: keeping retrieved mail for a number of days is not supported ' +
-          "(the store does not record when a message was first retrieved)",
-      };
-    }
+    if (Number.isInteger(n) && n >= 0 && n <= POP3_EXPIRE_MAX_DAYS) return { ok: true, value: n };
   }
-  return { ok: false, reason: `must be "never" or 0, not ${v.describeKind(raw)}` };
+  return { ok: false, reason: `${expected}, not ${v.describeKind(raw)}` };
 }
 
 const bytes = (n: number) => `${n} byte${n === 1 ? "" : "s"}`;
@@ -126,7 +122,7 @@ export const types = {
   listeners: list<ListenerName>("listener list", '["smtp"]', (raw) => v.parseEnum(raw, LISTENER_NAMES)),
   dnsServers: list<string>("address list", '["127.0.0.1:5353"]', v.parseDnsServer),
   storeUrl: scalar("store url", (raw, ctx) => v.parseStoreUrl(raw, ctx.baseDir)),
-  pop3Expire: scalar('one of "never", 0', parsePop3Expire),
+  pop3Expire: scalar(`one of "never", 0-${POP3_EXPIRE_MAX_DAYS} (days)`, parsePop3Expire),
 };
 
 /** The syntax of each type, for `config describe` (keyed by the start of ValueType.name). */
@@ -411,7 +407,10 @@ export const SCHEMA: readonly SchemaEntry[] = complete([
       'Announced as EXPIRE in CAPA (RFC 2449 §6.7). `"never"`: Postamt never deletes mail on its own; ' +
       "clients may leave it on the server. `0`: clients may not leave mail on the server: every message " +
       "retrieved whole with RETR is deleted when the session ends with QUIT, as if DELE had been sent " +
-      "(RSET does not keep it; a dropped connection deletes nothing). IMAP sees the deletion as an expunge.",
+      "(RSET does not keep it; a dropped connection deletes nothing). A number of days n > 0: clients may " +
+      "leave mail on the server, but a message is deleted n days after POP3 first retrieved it whole with " +
+      "RETR (checked when the account logs in to POP3; mail never retrieved by POP3 is kept). " +
+      "IMAP sees the deletion as an expunge.",
   }),
   entry({
     key: "pop3.login_delay",

@@ -32,10 +32,10 @@ export interface ListenAddress {
 }
 
 /**
- * `pop3.expire`. A retention of n > 0 days is not offered: it needs the time of each message's
- * first retrieval kept in the store, which has no place for it.
+ * `pop3.expire` (RFC 2449 §6.7): "never"; 0, delete what RETR sent whole at QUIT; or n > 0 days
+ * (at most 36500), delete a message n days after POP3 first retrieved it (checked at login).
  */
-export type Pop3Expire = "never" | 0;
+export type Pop3Expire = "never" | number;
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal";
 

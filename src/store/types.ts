@@ -362,6 +362,17 @@ export interface MailStore {
   moveMessages(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult>;
   /** removes the given messages; returns the UIDs actually expunged */
   expunge(mailboxId: number, uids: number[]): Promise<number[]>;
+  /**
+   * Records that POP3 sent these messages whole at `at` (RFC 2449 §6.7 EXPIRE n); a message keeps
+   * the time of its first retrieval (later calls leave it alone). Unknown UIDs are ignored; an
+   * unknown mailbox is StoreError "not-found". Not a change IMAP sees: no modseq, no bus event.
+   */
+  markRetrieved(mailboxId: number, uids: number[], at: Date): Promise<void>;
+  /**
+   * Expunges (like expunge: change log, quota, bus) the messages first retrieved by POP3 before
+   * `retrievedBefore`; returns their UIDs in UID order.
+   */
+  expireRetrieved(mailboxId: number, retrievedBefore: Date): Promise<number[]>;
   changesSince(mailboxId: number, modseq: number): Promise<MailboxChange[]>;
   /** UIDs whose decoded text contains all the words (full-text index) */
   searchText(mailboxId: number, query: string): Promise<number[]>;

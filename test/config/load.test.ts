@@ -370,11 +370,18 @@ describe("errors", () => {
       "not milliseconds",
     ],
     [
-      "pop3.expire in days",
-      "[pop3]\nexpire = 30",
+      "pop3.expire too many days",
+      "[pop3]\nexpire = 36501",
       "pop3.expire",
-      30,
-      'must be "never" or 0: keeping retrieved mail for a number of days is not supported',
+      36501,
+      'must be "never" or a whole number of days 0-36500, not a number',
+    ],
+    [
+      "pop3.expire fractional",
+      "[pop3]\nexpire = 1.5",
+      "pop3.expire",
+      1.5,
+      'must be "never" or a whole number of days 0-36500, not a fractional number',
     ],
     ["pop3.expire quoted", '[pop3]\nexpire = "0"', "pop3.expire", "0", "write 0 without quotes"],
     [
@@ -382,9 +389,15 @@ describe("errors", () => {
       '[pop3]\nexpire = "forever"',
       "pop3.expire",
       "forever",
-      'must be "never" or 0',
+      'must be "never" or a whole number of days 0-36500',
     ],
-    ["pop3.expire negative", "[pop3]\nexpire = -1", "pop3.expire", -1, 'must be "never" or 0, not a number'],
+    [
+      "pop3.expire negative",
+      "[pop3]\nexpire = -1",
+      "pop3.expire",
+      -1,
+      'must be "never" or a whole number of days 0-36500, not a number',
+    ],
     [
       "pop3.login_delay too long",
       '[pop3]\nlogin_delay = "2d"',
@@ -551,6 +564,12 @@ describe("configFromObject", () => {
     assert.deepEqual(c.listen.smtp, [{ host: "127.0.0.1", port: 0, text: "127.0.0.1:0" }]);
     assert.equal(c.limits.message_size, 1000);
     assert.equal(c.tls.cert, null);
+  });
+
+  it("pop3.expire takes a number of days (RFC 2449 §6.7 EXPIRE n), up to 36500", () => {
+    assert.equal(configFromObject({ pop3: { expire: 30 } }).pop3.expire, 30);
+    assert.equal(configFromObject({ pop3: { expire: 36500 } }).pop3.expire, 36500);
+    assert.equal(configFromObject({ pop3: { expire: "NEVER" } }).pop3.expire, "never");
   });
 
   it("reports issues with file null, shown as 'config'", () => {

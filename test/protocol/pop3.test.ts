@@ -5,7 +5,9 @@ import assert from "node:assert/strict";
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import { type Socket, connect } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { join } from "node:path";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
+import Database from "better-sqlite3";
 import { type PasswordCredentials, deriveCredentials } from "../../src/auth/password.js";
 import { MessageSpool } from "../../src/delivery/spool.js";
 import type { SessionIO } from "../../src/net/session-runner.js";
@@ -857,6 +859,100 @@ describe("POP3 policy: EXPIRE 0 and LOGIN-DELAY (pop3.expire, pop3.login_delay)"
     if (Date.now() - start < 1000) assert.match(r, /^-ERR \[LOGIN-DELAY\]/);
     else tc.diagnostic("too slow to check the refusal over pop3s");
     assert.equal(await tls.cmd("QUIT"), "+OK Bye");
+  });
+});
+
+describe("POP3 policy: EXPIRE n days after first retrieval (pop3.expire = 1)", () => {
+  let t: TestServer;
+  let store: MailStore;
+  let port: number;
+  let db: Database.Database;
+  before(async () => {
+    t = await startTestServer({
+      listen: { smtp: [], submission: [], submissions: [], pop3: ["127.0.0.1:0"], pop3s: [] },
+      pop3: { expire: 1 },
+    });
+    store = t.server.store;
+    port = t.port("pop3");
+    db = new Database(join(t.dir, "postamt.db"));
+    db.pragma("busy_timeout = 5000");
+  });
+  after(async () => {
+    db?.close();
+    await t.stop();
+  });
+
+  const retrievedAt = (mailboxId: number, uid: number) =>
+    (
+      db
+        .prepare("SELECT pop3_retrieved_at AS at FROM messages WHERE mailbox_id = ? AND uid = ?")
+        .get(mailboxId, uid) as { at: number | null } | undefined
+    )?.at;
+
+  it("CAPA announces EXPIRE 1, before and after login", async () => {
+    const u = await newUser(store);
+    const c = await Pop3Raw.connect(port);
+    assert.ok((await c.multi("CAPA")).lines.includes("EXPIRE 1"));
+    assert.match(await c.login(u.address, PASSWORD), /^\+OK Logged in/);
+    const after = await c.multi("CAPA");
+    assert.ok(after.lines.includes("EXPIRE 1"), after.lines.join("|"));
+    assert.equal(await c.cmd("QUIT"), "+OK Bye");
+  });
+
+  it("keeps a RETR'd message at QUIT, records its first retrieval, and expires it a day later at login", async () => {
+    const u = await newUser(store);
+    const u1 = await deliver(store, u.id, msg("one", "1\r\n"));
+    const u2 = await deliver(store, u.id, msg("two", "2\r\n"));
+    const box = await inboxOf(store, u.id);
+
+    const first = await Pop3Raw.connect(port);
+    assert.match(await first.login(u.address, PASSWORD), /^\+OK Logged in; 2 messages/);
+    const start = Date.now();
+    assert.match((await first.retrieve("RETR 1")).status, /^\+OK/);
+    assert.match((await first.retrieve("TOP 2 0")).status, /^\+OK/);
+    assert.equal(await first.cmd("QUIT"), "+OK Bye");
+    await first.waitClosed();
+    assert.deepEqual(
+      (await store.listMessages(box.id)).map((m) => [m.uid, m.flags]),
+      [
+        [u1, ["\\Seen"]],
+        [u2, []],
+      ],
+      "nothing deleted at QUIT; RETR flags \\Seen, TOP nothing",
+    );
+    const at = retrievedAt(box.id, u1);
+    assert.ok(typeof at === "number" && at >= start - 1000 && at <= Date.now() + 1000, String(at));
+    assert.equal(retrievedAt(box.id, u2), null, "TOP is not a retrieval");
+
+    // the next login, within the day: still there; RETR again does not move the first retrieval
+    const second = await Pop3Raw.connect(port);
+    assert.match(await second.login(u.address, PASSWORD), /^\+OK Logged in; 2 messages/);
+    assert.match((await second.retrieve("RETR 1")).status, /^\+OK/);
+    assert.equal(await second.cmd("QUIT"), "+OK Bye");
+    await second.waitClosed();
+    assert.equal(retrievedAt(box.id, u1), at);
+
+    // move the first retrieval two days into the past: the next login expires it before numbering
+    db.prepare("UPDATE messages SET pop3_retrieved_at = ? WHERE mailbox_id = ? AND uid = ?").run(
+      Date.now() - 2 * 86_400_000,
+      box.id,
+      u1,
+    );
+    const modseq = (await inboxOf(store, u.id)).highestModseq;
+    const third = await Pop3Raw.connect(port);
+    assert.match(await third.login(u.address, PASSWORD), /^\+OK Logged in; 1 messages/);
+    assert.deepEqual((await third.multi("UIDL")).lines, [`1 ${box.uidValidity}.${u2}`]);
+    assert.equal(await third.cmd("QUIT"), "+OK Bye");
+    await third.waitClosed();
+    assert.deepEqual(
+      (await store.listMessages(box.id)).map((m) => m.uid),
+      [u2],
+    );
+    assert.deepEqual(
+      (await store.changesSince(box.id, modseq)).map((ch) => [ch.kind, ch.uid]),
+      [["expunge", u1]],
+      "IMAP sessions see the expunge",
+    );
   });
 });
 

@@ -876,6 +876,50 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
           assert.equal(box.size, 0);
         }));
 
+      it("expires messages by their first POP3 retrieval time, as an expunge", () =>
+        withStore(async (s) => {
+          const a = await testAccount(s, "alice@example.com");
+          const inbox = await inboxOf(s, a.id);
+          const c1 = await deliverOne(s, { accountId: a.id }, "one");
+          const c2 = await deliverOne(s, { accountId: a.id }, "two");
+          const c3 = await deliverOne(s, { accountId: a.id }, "three");
+          const day = 86_400_000;
+          const t0 = new Date(Date.UTC(2030, 0, 10));
+          await s.markRetrieved(inbox.id, [c1.uid, c2.uid, 999], t0);
+          // the first retrieval counts: a later one does not move the time
+          await s.markRetrieved(inbox.id, [c1.uid], new Date(t0.getTime() + 5 * day));
+          await s.markRetrieved(inbox.id, [], t0);
+          const marked = await inboxOf(s, a.id);
+          assert.equal(marked.highestModseq, c3.modseq, "marking is not a change IMAP sees");
+          // nothing retrieved before t0; c3 was never retrieved and never expires
+          assert.deepEqual(await s.expireRetrieved(inbox.id, t0), []);
+          const woken: number[] = [];
+          const unsubscribe = s.bus.subscribe(inbox.id, (m) => woken.push(m));
+          try {
+            assert.deepEqual(await s.expireRetrieved(inbox.id, new Date(t0.getTime() + 1)), [c1.uid, c2.uid]);
+          } finally {
+            unsubscribe();
+          }
+          assert.deepEqual(
+            (await s.listMessages(inbox.id)).map((m) => m.uid),
+            [c3.uid],
+          );
+          assert.deepEqual(await s.expireRetrieved(inbox.id, new Date(t0.getTime() + 10 * day)), []);
+          const box = await inboxOf(s, a.id);
+          assert.equal(box.messages, 1);
+          const q = await s.getQuota(a.id);
+          assert.equal(q.messages, 1);
+          assert.equal(q.usedBytes, box.size);
+          const gone = (await s.changesSince(inbox.id, c3.modseq)).filter((c) => c.kind === "expunge");
+          assert.deepEqual(
+            gone.map((c) => c.uid),
+            [c1.uid, c2.uid],
+          );
+          assert.deepEqual(woken, [box.highestModseq]);
+          await rejectsWith(s.markRetrieved(9999, [1], t0), "not-found");
+          await rejectsWith(s.expireRetrieved(9999, t0), "not-found");
+        }));
+
       it("logs appends, flag changes and expunges by modseq", () =>
         withStore(async (s) => {
           const a = await testAccount(s, "alice@example.com");

@@ -19,7 +19,7 @@ import type { SaslStep } from "../../auth/sasl/types.js";
 import type { Account } from "../../store/types.js";
 import type { Pop3Command } from "../protocol/types.js";
 import { challenge, err, multiline, ok } from "../protocol/response.js";
-import { Maildrop } from "./maildrop.js";
+import { expireCutoff, Maildrop } from "./maildrop.js";
 import type { Pop3Session } from "./session.js";
 
 type Cmd<N extends Pop3Command["name"]> = Extract<Pop3Command, { name: N }>;
@@ -202,7 +202,12 @@ async function openMaildrop(s: Pop3Session, account: Account, how: string): Prom
   }
   let maildrop: Maildrop | null;
   try {
-    maildrop = await Maildrop.open(s.deps.store, account.id, s.deps.sizes);
+    maildrop = await Maildrop.open(
+      s.deps.store,
+      account.id,
+      s.deps.sizes,
+      expireCutoff(s.deps.config.pop3.expire),
+    );
   } catch (e) {
     locks.release(account.id, s.io.sid);
     s.log.error("internal.error", "cannot open the maildrop", { err: e, user: account.address });

@@ -1,8 +1,9 @@
 // CAPA (RFC 2449 §5). Announced in both states, with what differs by connection:
 // - USER and the plaintext SASL mechanisms only where plaintext passwords are allowed (TLS or
 //   loopback); STLS only before TLS and login (RFC 2595 §4: "permitted in the current state").
-// - EXPIRE (§6.7) and LOGIN-DELAY (§6.5, only when configured) from the [pop3] configuration: one
-//   value for every account, so the same in both states and without the "USER" suffix.
+// - EXPIRE (§6.7: NEVER, 0, or n days after first retrieval) and LOGIN-DELAY (§6.5, only when
+//   configured) from the [pop3] configuration: one value for every account, so the same in both
+//   states and without the "USER" suffix.
 // - no APOP (RFC 2449 §6 has no APOP capability; it would need the greeting's timestamp, and our
 //   stored secret is a scrypt hash, from which APOP's MD5 digest cannot be checked).
 // - no UTF8 (RFC 6856 would require downgrading messages with UTF-8 header fields for clients that

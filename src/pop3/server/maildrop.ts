@@ -13,6 +13,11 @@
 // UIDL (RFC 1939 §7) is "<UIDVALIDITY>.<UID>" of the INBOX copy: printable, at most 21 octets,
 // the same in every session, and unaffected by anything IMAP does short of recreating INBOX
 // (which changes UIDVALIDITY, so clients then download again, as they must).
+//
+// EXPIRE n > 0 (RFC 2449 §6.7, `pop3.expire`): the UPDATE state records when each message was
+// first sent whole by RETR (MailStore.markRetrieved), and the next login, before the maildrop is
+// numbered, expunges what was first retrieved more than n days ago (MailStore.expireRetrieved).
+import type { Pop3Expire } from "../../config/types.js";
 import type { MailStore } from "../../store/types.js";
 import type { SizeCache } from "./size-cache.js";
 
@@ -30,7 +35,7 @@ export interface MaildropEntry {
   deleted: boolean;
   /** expunged by another session since login */
   gone: boolean;
-  /** sent whole by RETR: flagged \Seen at QUIT (deleted instead under EXPIRE 0) */
+  /** sent whole by RETR: flagged \Seen at QUIT (deleted instead under EXPIRE 0; its first retrieval recorded under EXPIRE n > 0) */
   retrieved: boolean;
   readonly seen: boolean;
 }
@@ -44,6 +49,13 @@ export type Lookup =
 export interface UpdateResult {
   /** messages removed in the UPDATE state */
   expunged: number;
+}
+
+const DAY_MS = 86_400_000;
+
+/** EXPIRE n > 0: messages first retrieved before this time are expired at login; else undefined. */
+export function expireCutoff(expire: Pop3Expire, now: Date = new Date()): Date | undefined {
+  return typeof expire === "number" && expire > 0 ? new Date(now.getTime() - expire * DAY_MS) : undefined;
 }
 
 export class Maildrop {
@@ -70,12 +82,24 @@ export class Maildrop {
     });
   }
 
-  /** Opens the account's INBOX; null when the account has none. */
-  static async open(store: MailStore, accountId: number, sizes: SizeCache): Promise<Maildrop | null> {
+  /**
+   * Opens the account's INBOX; null when the account has none. With expireBefore (see
+   * expireCutoff), the messages POP3 first retrieved before that time are expunged first.
+   */
+  static async open(
+    store: MailStore,
+    accountId: number,
+    sizes: SizeCache,
+    expireBefore?: Date,
+  ): Promise<Maildrop | null> {
     // The modseq is read before the listing: an expunge that races with the listing is then either
     // already missing from the list or found in changesSince(modseq).
-    const box = await store.getMailbox(accountId, "INBOX");
+    let box = await store.getMailbox(accountId, "INBOX");
     if (!box) return null;
+    if (expireBefore && (await store.expireRetrieved(box.id, expireBefore)).length > 0) {
+      box = await store.getMailboxById(box.id);
+      if (!box) return null;
+    }
     const list = await store.listMessages(box.id);
     const entries = list.map(
       (m, i): MaildropEntry => ({
@@ -146,24 +170,41 @@ export class Maildrop {
   /**
    * RFC 1939 §6, the UPDATE state: expunge the messages marked by DELE (other sessions see the
    * expunge through the change log), then flag what RETR sent whole as \Seen, as Dovecot does.
-   * With deleteRetrieved (EXPIRE 0, RFC 2449 §6.7: "the server MAY assume an implicit DELE for each
-   * message which was downloaded with RETR"), what RETR sent whole is expunged too, whatever RSET
-   * did: the download happened. Throws when the expunge failed (the caller answers
-   * "-ERR [SYS/TEMP]"); a failure to set \Seen is only logged by the caller's onSeenError.
+   * Under EXPIRE 0 (RFC 2449 §6.7: "the server MAY assume an implicit DELE for each message which
+   * was downloaded with RETR"), what RETR sent whole is expunged too, whatever RSET did: the
+   * download happened. Under EXPIRE n > 0 its first retrieval is recorded at `now`, so a later
+   * login expires it after n days. Throws when the expunge failed (the caller answers
+   * "-ERR [SYS/TEMP]"); a failure to set \Seen or to record the retrieval is only reported to the
+   * caller's onError.
    */
-  async update(deleteRetrieved: boolean, onSeenError: (err: unknown) => void): Promise<UpdateResult> {
+  async update(
+    expire: Pop3Expire,
+    onError: (what: "seen" | "retrieved", err: unknown) => void,
+    now: Date = new Date(),
+  ): Promise<UpdateResult> {
+    const deleteRetrieved = expire === 0;
     const doomed = this.entries
       .filter((e) => (e.deleted || (deleteRetrieved && e.retrieved)) && !e.gone)
       .map((e) => e.uid);
     const expunged = doomed.length > 0 ? await this.store.expunge(this.mailboxId, doomed) : [];
-    const seen = deleteRetrieved
-      ? []
-      : this.entries.filter((e) => e.retrieved && !e.seen && !e.deleted && !e.gone).map((e) => e.uid);
+    const kept = deleteRetrieved ? [] : this.entries.filter((e) => e.retrieved && !e.deleted && !e.gone);
+    const seen = kept.filter((e) => !e.seen).map((e) => e.uid);
     if (seen.length > 0) {
       try {
         await this.store.storeFlags({ mailboxId: this.mailboxId, uids: seen, op: "add", flags: ["\\Seen"] });
       } catch (err) {
-        onSeenError(err);
+        onError("seen", err);
+      }
+    }
+    if (typeof expire === "number" && expire > 0 && kept.length > 0) {
+      try {
+        await this.store.markRetrieved(
+          this.mailboxId,
+          kept.map((e) => e.uid),
+          now,
+        );
+      } catch (err) {
+        onError("retrieved", err);
       }
     }
     return { expunged: expunged.length };

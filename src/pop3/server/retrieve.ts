@@ -73,7 +73,10 @@ async function send(s: Pop3Session, n: number, bodyLines: number | undefined): P
   }
 }
 
-/** After a whole RETR: flag for \Seen (or delete, under EXPIRE 0) at QUIT, and learn the CRLF size of a bare-LF message. */
+/**
+ * After a whole RETR: flag for \Seen at QUIT (delete under EXPIRE 0; under EXPIRE n > 0 also
+ * record the first retrieval), and learn the CRLF size of a bare-LF message.
+ */
 function retrieved(s: Pop3Session, e: MaildropEntry, messageId: number, addedCR: number): void {
   e.retrieved = true;
   if (addedCR > 0) {

@@ -55,7 +55,7 @@ export function handleRset(s: Pop3Session): void {
 
 /**
  * RFC 1939 §6: QUIT in TRANSACTION enters UPDATE: expunge what DELE marked (and, under EXPIRE 0,
- * what RETR sent whole), release, goodbye.
+ * what RETR sent whole; under EXPIRE n > 0, record when RETR first sent it), release, goodbye.
  */
 export async function handleQuit(s: Pop3Session): Promise<void> {
   if (s.state !== "transaction") {
@@ -67,9 +67,14 @@ export async function handleQuit(s: Pop3Session): Promise<void> {
   const md = s.maildrop!;
   const user = s.account?.address;
   try {
-    const deleteRetrieved = s.deps.config.pop3.expire === 0;
-    const { expunged } = await md.update(deleteRetrieved, (e) =>
-      s.log.error("internal.error", "could not flag retrieved messages as seen", { err: e, user }),
+    const { expunged } = await md.update(s.deps.config.pop3.expire, (what, e) =>
+      s.log.error(
+        "internal.error",
+        what === "seen"
+          ? "could not flag retrieved messages as seen"
+          : "could not record the retrieval of messages (EXPIRE will not delete them)",
+        { err: e, user },
+      ),
     );
     s.reply(ok(expunged > 0 ? `Bye; ${expunged} messages deleted` : "Bye"));
   } catch (e) {

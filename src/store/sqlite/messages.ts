@@ -279,6 +279,32 @@ export class Messages {
     return { uids: rows.map((r) => r.uid), touched };
   }
 
+  /** sets pop3_retrieved_at where it is still NULL; changes no modseq (no IMAP-visible state) */
+  markRetrieved(mailboxId: number, uids: number[], at: number): void {
+    this.mailbox(mailboxId);
+    if (uids.length === 0) return;
+    this.db
+      .prep(
+        `UPDATE messages SET pop3_retrieved_at = ?
+         WHERE mailbox_id = ? AND pop3_retrieved_at IS NULL AND uid IN (SELECT value FROM json_each(?))`,
+      )
+      .run(at, mailboxId, JSON.stringify(uids));
+  }
+
+  /** expunges the messages first retrieved by POP3 before `before` (epoch ms) */
+  expireRetrieved(mailboxId: number, before: number): { uids: number[]; touched: Touched } {
+    this.mailbox(mailboxId);
+    const rows = this.db
+      .prep<{ id: number; uid: number }>(
+        `SELECT id, uid FROM messages
+         WHERE mailbox_id = ? AND pop3_retrieved_at IS NOT NULL AND pop3_retrieved_at < ? ORDER BY uid`,
+      )
+      .all(mailboxId, before);
+    const touched: Touched = new Map();
+    if (rows.length > 0) touched.set(mailboxId, this.remove(mailboxId, rows));
+    return { uids: rows.map((r) => r.uid), touched };
+  }
+
   // ---- helpers ----
 
   private remove(mailboxId: number, rows: ReadonlyArray<{ id: number; uid: number }>): number {

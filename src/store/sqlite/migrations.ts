@@ -167,6 +167,11 @@ CREATE INDEX queue_recipients_domain ON queue_recipients(domain, next_attempt_at
     description: "\\Noselect mailboxes (a deleted mailbox that still has children, RFC 9051 §6.3.5)",
     sql: `ALTER TABLE mailboxes ADD COLUMN noselect INTEGER NOT NULL DEFAULT 0;`,
   },
+  {
+    version: 3,
+    description: "time of each message's first POP3 retrieval (RFC 2449 §6.7 EXPIRE n)",
+    sql: `ALTER TABLE messages ADD COLUMN pop3_retrieved_at INTEGER;  -- epoch ms; NULL: never retrieved`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -301,6 +301,18 @@ export class SqliteMailStore implements MailStore {
     return out.uids;
   }
 
+  async markRetrieved(mailboxId: number, uids: number[], at: Date): Promise<void> {
+    const p = this.p;
+    await p.commit.run(() => p.messages.markRetrieved(mailboxId, uids, at.getTime()));
+  }
+
+  async expireRetrieved(mailboxId: number, retrievedBefore: Date): Promise<number[]> {
+    const p = this.p;
+    const out = await p.commit.run(() => p.messages.expireRetrieved(mailboxId, retrievedBefore.getTime()));
+    this.publish(out.touched);
+    return out.uids;
+  }
+
   async changesSince(mailboxId: number, modseq: number): Promise<MailboxChange[]> {
     return this.p.messages.changesSince(mailboxId, modseq);
   }
