@@ -29,42 +29,8 @@ import ssl
 import sys
 
 
-def b64(data):
-    return base64.b64encode(data).decode("ascii")
+from scram_common import attributes, b64, hmac_sha256, saslname, text, tls_context, unb64
 
-
-def unb64(text):
-    return base64.b64decode(text, validate=True)
-
-
-def saslname(name):
-    # RFC 5802 §5.1: "=" and "," are escaped in the user name
-    return name.replace("=", "=3D").replace(",", "=2C")
-
-
-def attributes(message):
-    """Parses "a=value,b=value" (values may contain "=")."""
-    out = {}
-    for part in message.split(","):
-        if len(part) < 2 or part[1] != "=":
-            raise ValueError("malformed attribute %r" % part)
-        out[part[0]] = part[2:]
-    return out
-
-
-def hmac_sha256(key, msg):
-    return hmac.new(key, msg, hashlib.sha256).digest()
-
-
-def tls_context():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE  # the test server's certificate is self-signed
-    return ctx
-
-
-def text(b):
-    return b.decode("utf-8", "replace") if isinstance(b, (bytes, bytearray)) else str(b)
 
 
 def scram_login(client, user, password, result, distrust_server=False):
