@@ -98,6 +98,15 @@ export interface MessageSummary {
   size: number;
 }
 
+export interface MessageSource {
+  id: number;
+  uid: number;
+  /** prefix length + blob size */
+  size: number;
+  blobId: string;
+  prefix: Buffer;
+}
+
 export interface MessageRecord extends MessageSummary {
   blobId: string;
   /** trace headers (Return-Path, Delivered-To, Received, Authentication-Results) served before the blob */
@@ -357,6 +366,8 @@ export interface MailStore {
   /** in UID order; sinceUid: only messages with uid >= sinceUid */
   listMessages(mailboxId: number, opts?: { sinceUid?: number }): Promise<MessageSummary[]>;
   getMessage(mailboxId: number, uid: number): Promise<MessageRecord | null>;
+  /** where a message's bytes are (prefix + blob), without its parsed structure: POP3 RETR, whole-message reads */
+  getMessageSource(mailboxId: number, uid: number): Promise<MessageSource | null>;
   storeFlags(req: StoreFlagsRequest): Promise<StoreFlagsResult>;
   copyMessages(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult>;
   moveMessages(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult>;

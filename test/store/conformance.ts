@@ -592,6 +592,15 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
           assert.equal(ma.id, ca!.messageId);
           assert.equal(ma.modseq, ca!.modseq);
           assert.deepEqual(ma.flags, []);
+          // the light lookup says the same about where the bytes are
+          assert.deepEqual(await s.getMessageSource(ca!.mailboxId, ca!.uid), {
+            id: ma.id,
+            uid: ma.uid,
+            size: ma.size,
+            blobId: ma.blobId,
+            prefix: ma.prefix,
+          });
+          assert.equal(await s.getMessageSource(ca!.mailboxId, 999_999), null);
           const mb = await s.getMessage(cb!.mailboxId, cb!.uid);
           assert.equal(mb?.blobId, content.blobId);
           assert.equal(mb?.prefix.length, 0);

@@ -29,7 +29,7 @@ async function send(s: Pop3Session, n: number, bodyLines: number | undefined): P
   if (!e) return;
   const md = s.maildrop!;
   const { store } = s.deps;
-  const rec = await store.getMessage(md.mailboxId, e.uid);
+  const rec = await store.getMessageSource(md.mailboxId, e.uid);
   if (!rec) {
     md.markGone(e);
     s.reply(err(`Message ${n} was deleted by another session`));

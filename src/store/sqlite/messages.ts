@@ -12,6 +12,7 @@ import {
   type Flag,
   type MailboxChange,
   type MessageRecord,
+  type MessageSource,
   type MessageSummary,
   type StoreFlagsRequest,
   type StoreFlagsResult,
@@ -104,6 +105,15 @@ export class Messages {
       mime: JSON.parse(r.mime) as MimeNode,
       envelope: JSON.parse(r.envelope) as Envelope,
     };
+  }
+
+  source(mailboxId: number, uid: number): MessageSource | null {
+    const r = this.db
+      .prep<{ id: number; uid: number; size: number; blob_id: string; prefix: Buffer }>(
+        "SELECT id, uid, size, blob_id, prefix FROM messages WHERE mailbox_id = ? AND uid = ?",
+      )
+      .get(mailboxId, uid);
+    return r ? { id: r.id, uid: r.uid, size: r.size, blobId: r.blob_id, prefix: r.prefix } : null;
   }
 
   changesSince(mailboxId: number, modseq: number): MailboxChange[] {

@@ -18,6 +18,7 @@ import {
   type MailboxChange,
   type MailStore,
   type MessageRecord,
+  type MessageSource,
   type MessageSummary,
   type NewAccount,
   type QueueMessage,
@@ -270,6 +271,10 @@ export class SqliteMailStore implements MailStore {
 
   async getMessage(mailboxId: number, uid: number): Promise<MessageRecord | null> {
     return this.p.messages.get(mailboxId, uid);
+  }
+
+  async getMessageSource(mailboxId: number, uid: number): Promise<MessageSource | null> {
+    return this.p.messages.source(mailboxId, uid);
   }
 
   async storeFlags(req: StoreFlagsRequest): Promise<StoreFlagsResult> {
