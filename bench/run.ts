@@ -11,9 +11,11 @@ import { fileURLToPath } from "node:url";
 import { ensureTools, stopSystemServices } from "./lib/install.js";
 import { log, runCleanups } from "./lib/proc.js";
 import type { Case, Sample, Workload } from "./lib/types.js";
+import { imapBigMailbox } from "./workloads/imap-big-mailbox.js";
+import { pop3Download } from "./workloads/pop3-download.js";
 import { smtpIngest } from "./workloads/smtp-ingest.js";
 
-const WORKLOADS: Workload[] = [smtpIngest];
+const WORKLOADS: Workload[] = [smtpIngest, imapBigMailbox, pop3Download];
 
 /** dist/bench/run.js → the repository root */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
