@@ -366,6 +366,8 @@ export interface MailStore {
   /** in UID order; sinceUid: only messages with uid >= sinceUid */
   listMessages(mailboxId: number, opts?: { sinceUid?: number }): Promise<MessageSummary[]>;
   getMessage(mailboxId: number, uid: number): Promise<MessageRecord | null>;
+  /** the ENVELOPE of every message of a mailbox, by UID, in one read (SORT and THREAD keys) */
+  listEnvelopes(mailboxId: number): Promise<Map<number, Envelope>>;
   /** where a message's bytes are (prefix + blob), without its parsed structure: POP3 RETR, whole-message reads */
   getMessageSource(mailboxId: number, uid: number): Promise<MessageSource | null>;
   storeFlags(req: StoreFlagsRequest): Promise<StoreFlagsResult>;

@@ -601,6 +601,8 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
             prefix: ma.prefix,
           });
           assert.equal(await s.getMessageSource(ca!.mailboxId, 999_999), null);
+          const envelopes = await s.listEnvelopes(ca!.mailboxId);
+          assert.deepEqual(envelopes.get(ca!.uid), content.envelope);
           const mb = await s.getMessage(cb!.mailboxId, cb!.uid);
           assert.equal(mb?.blobId, content.blobId);
           assert.equal(mb?.prefix.length, 0);

@@ -107,6 +107,15 @@ export class Messages {
     };
   }
 
+  envelopes(mailboxId: number): Map<number, Envelope> {
+    const out = new Map<number, Envelope>();
+    const rows = this.db
+      .prep<{ uid: number; envelope: string }>("SELECT uid, envelope FROM messages WHERE mailbox_id = ?")
+      .all(mailboxId);
+    for (const r of rows) out.set(r.uid, JSON.parse(r.envelope) as Envelope);
+    return out;
+  }
+
   source(mailboxId: number, uid: number): MessageSource | null {
     const r = this.db
       .prep<{ id: number; uid: number; size: number; blob_id: string; prefix: Buffer }>(

@@ -2,6 +2,7 @@
 // synchronous; the methods are async to honour the backend-neutral contract. Message mutations go
 // through group commit; directory and mailbox administration are small immediate transactions.
 
+import type { Envelope } from "../../mail/mime-types.js";
 import type { CollectableBlobStore } from "../fs-blob-store.js";
 import { isBlobId } from "../fs-blob-store.js";
 import { normalizeFlags } from "../flags.js";
@@ -271,6 +272,10 @@ export class SqliteMailStore implements MailStore {
 
   async getMessage(mailboxId: number, uid: number): Promise<MessageRecord | null> {
     return this.p.messages.get(mailboxId, uid);
+  }
+
+  async listEnvelopes(mailboxId: number): Promise<Map<number, Envelope>> {
+    return this.p.messages.envelopes(mailboxId);
   }
 
   async getMessageSource(mailboxId: number, uid: number): Promise<MessageSource | null> {

@@ -22,7 +22,6 @@ import { formatNumbers } from "../../protocol/sequence-set.js";
 import type { SearchKey, SearchReturn } from "../../protocol/types.js";
 import { enableCondstore } from "../condstore.js";
 import { evaluateSearch } from "../search-eval.js";
-import type { SelectedMailbox } from "../selected-mailbox.js";
 import type { ImapSession } from "../session.js";
 import type { Cmd } from "./index.js";
 
@@ -117,10 +116,12 @@ export async function handleSort(s: ImapSession, cmd: Cmd<"SORT">): Promise<void
   if (usesModseq) enableCondstore(s);
   const uids = await evaluateSearch(cmd.search, { store: s.deps.store, view, saved: s.savedSearch });
   const needEnvelope = cmd.criteria.some((c) => c.key !== "ARRIVAL" && c.key !== "SIZE");
+  // One read for the whole mailbox: per-message record loads made SORT of 20,000 messages take seconds.
+  const envelopes = needEnvelope ? await s.deps.store.listEnvelopes(view.mailboxId) : null;
   const msgs: SortMessage[] = [];
   for (const uid of uids) {
     const m = view.byUidGet(uid)!;
-    const env = needEnvelope ? await envelopeOf(s, view, uid) : EMPTY_ENVELOPE;
+    const env = envelopes?.get(uid) ?? EMPTY_ENVELOPE;
     msgs.push({
       seqOrUid: cmd.uid ? uid : view.seqOf(uid),
       internalDate: m.internalDate,
@@ -150,16 +151,18 @@ export async function handleThread(s: ImapSession, cmd: Cmd<"THREAD">): Promise<
     return;
   }
   const uids = await evaluateSearch(cmd.search, { store: s.deps.store, view, saved: s.savedSearch });
+  const envelopes = await s.deps.store.listEnvelopes(view.mailboxId);
   const msgs: ThreadMessage[] = [];
   for (const uid of uids) {
     const m = view.byUidGet(uid)!;
-    const rec = await s.deps.store.getMessage(view.mailboxId, uid);
-    const env = rec?.envelope ?? EMPTY_ENVELOPE;
+    const env = envelopes.get(uid) ?? EMPTY_ENVELOPE;
+    // REFERENCES needs the References field, which only the header has.
+    const rec = algorithm === "REFERENCES" ? await s.deps.store.getMessage(view.mailboxId, uid) : null;
     msgs.push({
       seqOrUid: cmd.uid ? uid : view.seqOf(uid),
       messageId: env.messageId,
       inReplyTo: env.inReplyTo,
-      references: algorithm === "REFERENCES" && rec ? await referencesOf(s, rec) : [],
+      references: rec ? await referencesOf(s, rec) : [],
       subject: decodeWords(env.subject ?? ""),
       date: parseSentDate(env.date) ?? m.internalDate,
     });
@@ -172,11 +175,6 @@ export async function handleThread(s: ImapSession, cmd: Cmd<"THREAD">): Promise<
 }
 
 const EMPTY_ENVELOPE: Envelope = emptyEnvelope();
-
-async function envelopeOf(s: ImapSession, view: SelectedMailbox, uid: number): Promise<Envelope> {
-  const rec = await s.deps.store.getMessage(view.mailboxId, uid);
-  return rec?.envelope ?? EMPTY_ENVELOPE;
-}
 
 /** The References field values, read from the message's own header (the envelope lacks them). */
 async function referencesOf(s: ImapSession, rec: MessageRecord): Promise<string[]> {
