@@ -11,6 +11,7 @@ import {
   type ListenerName,
   type LogLevel,
   type Pop3Expire,
+  type SmarthostTls,
 } from "./types.js";
 import * as v from "./values.js";
 
@@ -122,6 +123,15 @@ export const types = {
   listeners: list<ListenerName>("listener list", '["smtp"]', (raw) => v.parseEnum(raw, LISTENER_NAMES)),
   dnsServers: list<string>("address list", '["127.0.0.1:5353"]', v.parseDnsServer),
   storeUrl: scalar("store url", (raw, ctx) => v.parseStoreUrl(raw, ctx.baseDir)),
+  /** kept as its text (Config leaves are scalars); read it with v.parseNextHop */
+  nextHop: scalar("next hop", (raw) => {
+    const r = v.parseNextHop(raw);
+    return r.ok ? { ok: true, value: r.value.text } : r;
+  }),
+  routes: list<v.Route>("route list", '["example.org=[10.0.0.5]:25"]', v.parseRoute),
+  durations: list<number>("duration list", '["2m", "10m", "1h"]', (raw) =>
+    bounded(v.parseDuration(raw), 1, 86_400 * 7, seconds),
+  ),
   pop3Expire: scalar(`one of "never", 0-${POP3_EXPIRE_MAX_DAYS} (days)`, parsePop3Expire),
 };
 
@@ -161,6 +171,17 @@ export const VALUE_FORMATS: ReadonlyArray<{ name: string; doc: string }> = [
     name: "listener list",
     doc: `A list of listener names: ${LISTENER_NAMES.map((n) => `\`"${n}"\``).join(", ")}.`,
   },
+  {
+    name: "next hop",
+    doc:
+      '`"HOST:PORT"` or `"HOST"` (port 25). `"[HOST]:PORT"` (brackets, always for IPv6) connects to that host ' +
+      "itself; without brackets a host name's MX records are looked up first, as Postfix does.",
+  },
+  {
+    name: "route list",
+    doc: 'A list of `"DOMAIN=NEXTHOP"` strings, e.g. `["example.org=[10.0.0.5]:25", "*.corp.example=relay.corp.example:25"]`; `*.` matches every subdomain.',
+  },
+  { name: "duration list", doc: 'A list of durations, e.g. `["2m", "5m", "1h"]`.' },
   { name: "address list", doc: 'A list of DNS server addresses: `"ip"`, `"ip:port"` or `"[ipv6]:port"`.' },
 ];
 
@@ -324,6 +345,116 @@ export const SCHEMA: readonly SchemaEntry[] = complete([
     doc: "Destination port for delivery to other domains' MX hosts. Only tests and unusual setups change it.",
   }),
   entry({
+    key: "outbound.smarthost",
+    type: types.nextHop,
+    default: null,
+    example: "smtp.provider.example:587",
+    doc:
+      "Send all mail for other domains through this relay (your provider's or ISP's SMTP server) instead of " +
+      "each domain's MX. Unset: deliver directly.",
+  }),
+  entry({
+    key: "outbound.smarthost_tls",
+    type: types.enum<SmarthostTls>(["starttls", "implicit", "none"]),
+    default: "starttls",
+    doc: "How to talk to the smarthost: `starttls` (required, port 587/25), `implicit` (TLS from the first byte, port 465) or `none` (plain text, only for a relay on a trusted network).",
+  }),
+  entry({
+    key: "outbound.smarthost_user",
+    type: types.string,
+    default: "",
+    doc: "User name for SMTP AUTH at the smarthost; empty: no authentication.",
+  }),
+  entry({
+    key: "outbound.smarthost_password",
+    type: types.string,
+    default: "",
+    doc: "Password for SMTP AUTH at the smarthost (keep the config file readable only by Postamt).",
+  }),
+  entry({
+    key: "outbound.routes",
+    type: types.routes,
+    default: [],
+    doc: "Per-domain next hops, used instead of the smarthost and MX lookup for those domains.",
+  }),
+  entry({
+    key: "outbound.tls",
+    type: types.enum(["opportunistic", "required"] as const),
+    default: "opportunistic",
+    doc:
+      "TLS towards MX hosts that publish no MTA-STS or DANE policy: `opportunistic` uses STARTTLS when offered and " +
+      "accepts any certificate (RFC 7435), `required` defers mail to hosts without working STARTTLS.",
+  }),
+  entry({
+    key: "outbound.mta_sts",
+    type: types.bool,
+    default: true,
+    doc: "Fetch and obey recipient domains' MTA-STS policies (RFC 8461): in `enforce` mode mail is only sent to an allowed MX with a valid certificate.",
+  }),
+  entry({
+    key: "outbound.dane",
+    type: types.bool,
+    default: true,
+    doc:
+      "Verify MX certificates against DNSSEC-signed TLSA records (RFC 7672). Needs a validating resolver in " +
+      "`dns.servers` that sets the AD bit; without one, TLS stays opportunistic.",
+  }),
+  entry({
+    key: "outbound.tls_ca",
+    type: types.path,
+    default: null,
+    example: "/etc/postamt/private-ca.pem",
+    doc: "Extra trusted CA certificates (PEM) for MX, smarthost and MTA-STS certificate checks, besides the system's.",
+  }),
+  entry({
+    key: "outbound.https_port",
+    type: types.port(),
+    default: 443,
+    doc: "Port of the HTTPS servers that publish MTA-STS policies. Only tests change it.",
+  }),
+  entry({
+    key: "outbound.connect_timeout",
+    type: types.duration(1, 600),
+    default: "30s",
+    doc: "How long to wait for a TCP connection to a remote mail server before trying the next address.",
+  }),
+  entry({
+    key: "queue.retry_intervals",
+    type: types.durations,
+    default: ["2m", "5m", "10m", "15m", "30m", "1h", "2h", "4h"],
+    doc: "Waits between delivery attempts after a temporary failure; the last one repeats until the message expires.",
+  }),
+  entry({
+    key: "queue.lifetime",
+    type: types.duration(60, 86_400 * 30),
+    default: "5d",
+    doc: "How long a message is retried before it is returned to the sender as undeliverable.",
+  }),
+  entry({
+    key: "queue.delay_warning",
+    type: types.duration(0, 86_400 * 30),
+    default: "4h",
+    doc: "After this long undelivered, the sender gets one delay notice (unless they asked for none with DSN NOTIFY). 0: never.",
+  }),
+  entry({
+    key: "queue.concurrency",
+    type: types.int(1, 10_000),
+    default: 20,
+    doc: "Outbound deliveries in progress at once.",
+  }),
+  entry({
+    key: "queue.destination_concurrency",
+    type: types.int(1, 1_000),
+    default: 4,
+    doc: "Outbound deliveries in progress at once to one recipient domain.",
+  }),
+  entry({
+    key: "dkim.sign",
+    type: types.bool,
+    default: true,
+    doc: "DKIM-sign mail that local users send (RFC 6376 rsa-sha256 and RFC 8463 ed25519-sha256) with the keys `postamt dns` publishes.",
+  }),
+  entry({
     key: "log.level",
     type: types.enum<LogLevel>(["trace", "debug", "info", "warn", "error", "fatal"]),
     default: "info",
@@ -370,6 +501,12 @@ export const SCHEMA: readonly SchemaEntry[] = complete([
     type: types.int(1, 100_000),
     default: 100,
     doc: "NOOP, RSET, VRFY, HELP and other commands that move no mail, per SMTP session, before it is closed with 421.",
+  }),
+  entry({
+    key: "limits.hops",
+    type: types.int(5, 1_000),
+    default: 50,
+    doc: "Received header fields a message may carry; more means a mail loop, and it is refused or bounced with 5.4.6 (RFC 5321 §6.3).",
   }),
   entry({
     key: "limits.connections_per_ip",
@@ -469,7 +606,9 @@ export const TABLE_DOCS: Readonly<Record<string, string>> = {
   tls: "The certificate for STARTTLS and implicit-TLS listeners.",
   store: "The mail store.",
   dns: "DNS resolution.",
-  outbound: "Delivery to other domains.",
+  outbound: "Delivery to other domains: routes, smarthost, TLS policy.",
+  queue: "The outbound queue: retries, expiry, concurrency.",
+  dkim: "DKIM signing of outgoing mail.",
   log: "Logging.",
   limits: "Limits on what clients may do.",
   timeouts: "Deadlines for clients.",

@@ -2,6 +2,10 @@
 // (snake_case), so a key in a log line, an error, `config describe` and the file are the same word.
 // The schema table in schema.ts is the single source of defaults, types and documentation.
 
+import type { NextHop, Route } from "./values.js";
+
+export type { NextHop, Route };
+
 export type ListenerName =
   | "smtp"
   | "submission"
@@ -37,6 +41,8 @@ export interface ListenAddress {
  */
 export type Pop3Expire = "never" | number;
 
+export type SmarthostTls = "starttls" | "implicit" | "none";
+
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal";
 
 export interface Config {
@@ -61,6 +67,37 @@ export interface Config {
   };
   readonly outbound: {
     readonly port: number;
+    /** null = deliver to each domain's MX; otherwise every remote message goes to this next hop
+     *  (a valid "next hop" text: read it with parseNextHop from values.ts) */
+    readonly smarthost: string | null;
+    readonly smarthost_tls: SmarthostTls;
+    readonly smarthost_user: string;
+    readonly smarthost_password: string;
+    /** per-domain next hops, checked before the smarthost and MX lookup */
+    readonly routes: readonly Route[];
+    /** TLS towards MX hosts without an MTA-STS or DANE policy */
+    readonly tls: "opportunistic" | "required";
+    readonly mta_sts: boolean;
+    readonly dane: boolean;
+    /** extra trust anchors (PEM file) for certificate checks, or null */
+    readonly tls_ca: string | null;
+    /** HTTPS port of MTA-STS policy hosts */
+    readonly https_port: number;
+    /** seconds */
+    readonly connect_timeout: number;
+  };
+  readonly queue: {
+    /** seconds between attempts; the last repeats */
+    readonly retry_intervals: readonly number[];
+    /** seconds after which an undelivered message is bounced */
+    readonly lifetime: number;
+    /** seconds after which a delay notice is sent; 0 = never */
+    readonly delay_warning: number;
+    readonly concurrency: number;
+    readonly destination_concurrency: number;
+  };
+  readonly dkim: {
+    readonly sign: boolean;
   };
   readonly log: {
     readonly level: LogLevel;
@@ -78,6 +115,8 @@ export interface Config {
     readonly bad_commands: number;
     /** NOOP/RSET/VRFY/HELP… per SMTP session before it is closed (Postfix smtpd_junk_command_limit) */
     readonly junk_commands: number;
+    /** Received header fields a message may carry before it is refused as looping (RFC 5321 §6.3) */
+    readonly hops: number;
     /** simultaneous connections from one IP address (IPv6: one /64) per protocol; 0 = unlimited */
     readonly connections_per_ip: number;
   };

@@ -293,3 +293,73 @@ export function parseStoreUrl(raw: unknown, baseDir: string): Parsed<string> {
   }
   return fail(`has an unknown scheme; ${hint}`);
 }
+
+// ---- outbound routes -----------------------------------------------------------------------------
+
+/** A next hop: a host name or IP (brackets for IPv6 or to skip MX lookup as in Postfix) and a port. */
+export interface NextHop {
+  host: string;
+  port: number;
+  /** written as "[host]": connect to the host itself, never look up its MX records */
+  literal: boolean;
+  text: string;
+}
+
+const HOP_HINT = 'write "HOST:PORT", e.g. "smtp.example.net:587" or "[192.0.2.1]:25"';
+
+/** "smtp.example.net:587", "[192.0.2.1]:25", "[2001:db8::1]:25", "mx.example.net" (port 25). */
+export function parseNextHop(raw: unknown): Parsed<NextHop> {
+  if (typeof raw !== "string") return fail(`must be a string, not ${describeKind(raw)}; ${HOP_HINT}`);
+  const text = raw.trim();
+  if (text === "") return fail(`is empty; ${HOP_HINT}`);
+  let host: string;
+  let portText = "25";
+  let literal = false;
+  if (text.startsWith("[")) {
+    const close = text.indexOf("]");
+    if (close < 0) return fail(`has "[" without "]"; ${HOP_HINT}`);
+    host = text.slice(1, close);
+    literal = true;
+    const rest = text.slice(close + 1);
+    if (rest !== "") {
+      if (!rest.startsWith(":")) return fail(`needs ":PORT" after "]"; ${HOP_HINT}`);
+      portText = rest.slice(1);
+    }
+  } else {
+    const colon = text.lastIndexOf(":");
+    if (colon >= 0) {
+      host = text.slice(0, colon);
+      portText = text.slice(colon + 1);
+      if (host.includes(":")) return fail(`write IPv6 addresses in brackets; ${HOP_HINT}`);
+    } else host = text;
+  }
+  if (!/^\d+$/.test(portText)) return fail(`port "${portText}" is not a number; ${HOP_HINT}`);
+  const port = parsePort(Number(portText));
+  if (!port.ok) return fail(`${port.reason}; ${HOP_HINT}`);
+  if (net.isIP(host) === 0) {
+    const problem = hostnameProblem(host);
+    if (problem !== undefined) return fail(`host "${host}" ${problem}`);
+  }
+  return ok({ host: host.toLowerCase(), port: port.value, literal, text });
+}
+
+export interface Route {
+  /** lower case; "*.example.org" matches subdomains */
+  domain: string;
+  hop: NextHop;
+}
+
+/** "example.org=[10.0.0.5]:25" — mail for a domain goes to that next hop instead of its MX. */
+export function parseRoute(raw: unknown): Parsed<Route> {
+  const hint = 'write "DOMAIN=HOST:PORT", e.g. "example.org=[10.0.0.5]:25"';
+  if (typeof raw !== "string") return fail(`must be a string, not ${describeKind(raw)}; ${hint}`);
+  const eq = raw.indexOf("=");
+  if (eq < 0) return fail(`has no "="; ${hint}`);
+  const domain = raw.slice(0, eq).trim().toLowerCase();
+  const bare = domain.startsWith("*.") ? domain.slice(2) : domain;
+  const problem = hostnameProblem(bare);
+  if (problem !== undefined) return fail(`domain "${domain}" ${problem}`);
+  const hop = parseNextHop(raw.slice(eq + 1));
+  if (!hop.ok) return hop;
+  return ok({ domain, hop: hop.value });
+}

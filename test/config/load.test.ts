@@ -56,7 +56,28 @@ describe("loading a file", () => {
     assert.deepEqual(c.listen.http, [{ host: "127.0.0.1", port: 8080, text: "127.0.0.1:8080" }]);
     assert.deepEqual(c.tls, { cert: null, key: null });
     assert.deepEqual(c.dns.servers, []);
-    assert.equal(c.outbound.port, 25);
+    assert.deepEqual(c.outbound, {
+      port: 25,
+      smarthost: null,
+      smarthost_tls: "starttls",
+      smarthost_user: "",
+      smarthost_password: "",
+      routes: [],
+      tls: "opportunistic",
+      mta_sts: true,
+      dane: true,
+      tls_ca: null,
+      https_port: 443,
+      connect_timeout: 30,
+    });
+    assert.deepEqual(c.queue, {
+      retry_intervals: [120, 300, 600, 900, 1800, 3600, 7200, 14400],
+      lifetime: 432000,
+      delay_warning: 14400,
+      concurrency: 20,
+      destination_concurrency: 4,
+    });
+    assert.deepEqual(c.dkim, { sign: true });
     assert.equal(c.log.level, "info");
     assert.deepEqual(c.limits, {
       message_size: 52428800,
@@ -66,6 +87,7 @@ describe("loading a file", () => {
       recipients: 100,
       bad_commands: 10,
       junk_commands: 100,
+      hops: 50,
       connections_per_ip: 50,
     });
     assert.deepEqual(c.timeouts, { smtp_command: 300, smtp_data: 600 });
@@ -172,6 +194,7 @@ shutdown_grace = "1m30s"
       recipients: 1000,
       bad_commands: 5,
       junk_commands: 50,
+      hops: 50,
       connections_per_ip: 0,
     });
     assert.deepEqual(c.timeouts, { smtp_command: 60, smtp_data: 3600 });
@@ -615,5 +638,31 @@ describe("results", () => {
     const empty = tmpDir();
     loadConfig({ cwd: empty, env: {} });
     assert.deepEqual(fs.readdirSync(empty), []);
+  });
+});
+
+describe("outbound routes and next hops", () => {
+  it("parses smarthost and routes, keeping brackets as 'no MX lookup'", () => {
+    const c = configFromObject({
+      outbound: {
+        smarthost: "smtp.provider.example:587",
+        routes: ["example.org=[10.0.0.5]:2525", "*.corp.example=relay.corp.example"],
+      },
+    });
+    assert.equal(c.outbound.smarthost, "smtp.provider.example:587");
+    assert.deepEqual(c.outbound.routes, [
+      { domain: "example.org", hop: { host: "10.0.0.5", port: 2525, literal: true, text: "[10.0.0.5]:2525" } },
+      {
+        domain: "*.corp.example",
+        hop: { host: "relay.corp.example", port: 25, literal: false, text: "relay.corp.example" },
+      },
+    ]);
+  });
+
+  it("reports a bad route with its index and the fix", () => {
+    const err = errorOf(() => configFromObject({ outbound: { routes: ["example.org"] } }));
+    assert.match(err.format(), /outbound\.routes\[0\] = "example\.org": has no "="; write "DOMAIN=HOST:PORT"/);
+    const err2 = errorOf(() => configFromObject({ outbound: { smarthost: "relay:99999" } }));
+    assert.match(err2.format(), /outbound\.smarthost = "relay:99999": port must be 1-65535/);
   });
 });
