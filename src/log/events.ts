@@ -28,6 +28,16 @@ export const LOG_EVENTS = [
   "auth.banned",
   "message.accepted",
   "message.rejected",
+  "queue.attempt",
+  "queue.delivered",
+  "queue.deferred",
+  "queue.failed",
+  "queue.expired",
+  "queue.dsn",
+  "queue.error",
+  "outbound.connect",
+  "outbound.error",
+  "outbound.policy",
   "internal.error",
 ] as const;
 
