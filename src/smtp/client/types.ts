@@ -30,6 +30,9 @@ export interface TlsSession {
   authorized: boolean;
   authorizationError: string | null;
   peerCertificate: PeerCertificate | null;
+  /** the reason `verifyCertificate` gave (recorded, not fatal, with tls "opportunistic"); null when it
+   *  accepted or there is no hook */
+  verifyError?: string | null;
 }
 
 export interface SmtpClientOptions {
@@ -54,6 +57,10 @@ export interface SmtpClientOptions {
   /** RFC 5321 §4.5.3.2 timeouts in ms; defaults: connect 30 s, greeting 5 min, MAIL/RCPT 5 min,
    *  DATA 2 min, data block 3 min, final dot 10 min */
   timeouts?: Partial<Record<"connect" | "greeting" | "command" | "dataInit" | "dataBlock" | "dataDone", number>>;
+  /** use BDAT when the remote offers CHUNKING (default true); false forces DATA */
+  chunking?: boolean;
+  /** BDAT chunk size in octets (default 64 KiB) */
+  bdatChunkSize?: number;
 }
 
 export interface OutboundRecipient {
@@ -84,6 +91,11 @@ export interface RecipientResult {
   reply: ClientReply;
 }
 
+/**
+ * A recipient got the message when it is `accepted` and `data` is 2xx. When MAIL is refused every
+ * recipient carries the MAIL reply; after a 421 (the connection is then closed) the recipients not yet
+ * answered carry the 421, and `data` is that 421 when some recipient had been accepted.
+ */
 export interface SendResult {
   /** reply to MAIL FROM */
   mail: ClientReply;
@@ -129,6 +141,9 @@ export interface SmtpConnection {
   /** EHLO keywords (upper case) → parameters string ("" when none); empty map after HELO fallback */
   readonly extensions: ReadonlyMap<string, string>;
   readonly tls: TlsSession | null;
+  /** tls "opportunistic" only: why the STARTTLS handshake (or the STARTTLS command) failed, when this
+   *  connection went on without TLS; null when TLS was not tried or worked */
+  readonly tlsFallback?: string | null;
   /**
    * One transaction: MAIL, RCPT per recipient, then DATA (or BDAT when CHUNKING is offered) with the
    * message streamed from `source()` (dot-stuffed here), pipelined when PIPELINING is offered
