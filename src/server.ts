@@ -19,6 +19,9 @@ import { AuthThrottle } from "./auth/throttle.js";
 import { LocalDeliveryAgent } from "./delivery/local-delivery.js";
 import { IpConnectionLimiter } from "./net/ip-limits.js";
 import { RecentTracker } from "./imap/server/recent.js";
+import { type OutboundDeps, type OutboundService, startOutbound } from "./delivery/remote/outbound.js";
+import { type BounceSink, StoreBounceSink } from "./queue/bounce-sink.js";
+import { DkimSigner } from "./security/dkim-sign.js";
 import { VERSION } from "./version.js";
 
 export interface RunningServer {
@@ -27,11 +30,18 @@ export interface RunningServer {
   readonly metrics: Metrics;
   /** the bound addresses of each open listener (real ports when the config said 0) */
   readonly addresses: Readonly<Partial<Record<ListenerName, AddressInfo[]>>>;
+  /** the outbound queue runner and its transport */
+  readonly outbound: OutboundService;
   /** stop accepting, let sessions finish (bounded by server.shutdown_grace), close the store */
   stop(): Promise<void>;
 }
 
-export async function startServer(config: Config, log: Log): Promise<RunningServer> {
+export interface StartOptions {
+  /** replaces parts of outbound delivery (tests: an injectable clock, a resolver) */
+  outbound?: Pick<OutboundDeps, "clock" | "resolver" | "connect">;
+}
+
+export async function startServer(config: Config, log: Log, opts: StartOptions = {}): Promise<RunningServer> {
   log.info("server.start", `Postamt ${VERSION} starting as ${config.hostname}`, {
     config: config.source ?? "(built-in defaults)",
     data_dir: config.data_dir,
@@ -46,6 +56,7 @@ export async function startServer(config: Config, log: Log): Promise<RunningServ
   });
 
   let shuttingDown = false;
+  let outbound: OutboundService | undefined;
   const tracker = new ConnectionTracker();
   const perIp = config.limits.connections_per_ip;
   const ctx: ServerContext = {
@@ -67,7 +78,15 @@ export async function startServer(config: Config, log: Log): Promise<RunningServ
       failureDelayMs: config.auth.failure_delay * 1000,
     }),
     accounts: new AccountLookup(store),
-    delivery: new LocalDeliveryAgent({ store, metrics }),
+    // queued mail wakes the outbound runner (started once the listeners are bound)
+    delivery: new LocalDeliveryAgent({
+      store,
+      metrics,
+      onQueued: () => outbound?.wake(),
+      notices: { sink: wakingSink(new StoreBounceSink({ store, hostname: config.hostname }), () => outbound), hostname: config.hostname },
+      onNoticeError: (err) => log.warn("queue.error", "could not send a delivery notice (NOTIFY=SUCCESS)", { err }),
+    }),
+    signer: config.dkim.sign ? new DkimSigner({ dataDir: config.data_dir, hostname: config.hostname }) : null,
     serverSecret: await loadServerSecret(config.data_dir),
     recent: new RecentTracker(),
     version: VERSION,
@@ -109,6 +128,14 @@ export async function startServer(config: Config, log: Log): Promise<RunningServ
   log.info("server.ready", `Postamt ${VERSION} ready`, {
     listeners: Object.fromEntries(Object.entries(addresses).map(([k, v]) => [k, v.map(formatAddress)])),
   });
+  try {
+    outbound = await startOutbound({ config, store, log, smtpAddresses: addresses.smtp ?? [], ...opts.outbound });
+  } catch (err) {
+    await Promise.all(servers.map((s) => closeServer(s)));
+    await rawStore.close();
+    throw err;
+  }
+  const out = outbound;
   await logNextSteps(store, config, log);
   const gcTimer = scheduleGarbageCollection(store, log);
 
@@ -127,6 +154,7 @@ export async function startServer(config: Config, log: Log): Promise<RunningServ
       const closed = Promise.all(servers.map((s) => closeServer(s)));
       const { forced } = await tracker.shutdown(config.server.shutdown_grace * 1000);
       await closed;
+      await out.stop();
       await rawStore.close();
       log.info(
         "server.stop",
@@ -138,7 +166,17 @@ export async function startServer(config: Config, log: Log): Promise<RunningServ
     })();
     return stopping;
   };
-  return { config, store, metrics, addresses, stop };
+  return { config, store, metrics, addresses, outbound: out, stop };
+}
+
+/** A notice to a remote sender is queued; wake the runner so it goes out now, not at the next poll. */
+function wakingSink(sink: BounceSink, outbound: () => OutboundService | undefined): BounceSink {
+  return {
+    async send(to, message) {
+      await sink.send(to, message);
+      outbound()?.wake();
+    },
+  };
 }
 
 /** Message files no message or queue entry refers to any more are removed once an hour. */

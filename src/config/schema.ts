@@ -2,6 +2,7 @@
 // validates against it, describe.ts documents from it (docs/config.md), and the types below tie every
 // entry to the matching field of Config at compile time.
 
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import {
@@ -123,6 +124,13 @@ export const types = {
   listeners: list<ListenerName>("listener list", '["smtp"]', (raw) => v.parseEnum(raw, LISTENER_NAMES)),
   dnsServers: list<string>("address list", '["127.0.0.1:5353"]', v.parseDnsServer),
   storeUrl: scalar("store url", (raw, ctx) => v.parseStoreUrl(raw, ctx.baseDir)),
+  /** "" or an IP address of the given family */
+  ipAddress: (family: 4 | 6) =>
+    scalar(`IPv${family} address`, (raw) => {
+      if (raw === "") return { ok: true, value: "" };
+      if (typeof raw === "string" && net.isIP(raw.trim()) === family) return { ok: true, value: raw.trim() };
+      return { ok: false, reason: `must be an IPv${family} address or "" (let the system choose)` };
+    }),
   /** kept as its text (Config leaves are scalars); read it with v.parseNextHop */
   nextHop: scalar("next hop", (raw) => {
     const r = v.parseNextHop(raw);
@@ -181,6 +189,8 @@ export const VALUE_FORMATS: ReadonlyArray<{ name: string; doc: string }> = [
     name: "route list",
     doc: 'A list of `"DOMAIN=NEXTHOP"` strings, e.g. `["example.org=[10.0.0.5]:25", "*.corp.example=relay.corp.example:25"]`; `*.` matches every subdomain.',
   },
+  { name: "IPv4 address", doc: 'An IPv4 address such as `"192.0.2.25"`, or `""` for none.' },
+  { name: "IPv6 address", doc: 'An IPv6 address such as `"2001:db8::25"`, or `""` for none.' },
   { name: "duration list", doc: 'A list of durations, e.g. `["2m", "5m", "1h"]`.' },
   { name: "address list", doc: 'A list of DNS server addresses: `"ip"`, `"ip:port"` or `"[ipv6]:port"`.' },
 ];
@@ -413,6 +423,18 @@ export const SCHEMA: readonly SchemaEntry[] = complete([
     doc: "Port of the HTTPS servers that publish MTA-STS policies. Only tests change it.",
   }),
   entry({
+    key: "outbound.bind_address",
+    type: types.ipAddress(4),
+    default: "",
+    doc: "Source IPv4 address for connections to other mail servers (Postfix smtp_bind_address); the one your SPF record and PTR name. Empty: the system picks.",
+  }),
+  entry({
+    key: "outbound.bind_address6",
+    type: types.ipAddress(6),
+    default: "",
+    doc: "Source IPv6 address for connections to other mail servers. Empty: the system picks.",
+  }),
+  entry({
     key: "outbound.connect_timeout",
     type: types.duration(1, 600),
     default: "30s",
@@ -439,14 +461,14 @@ export const SCHEMA: readonly SchemaEntry[] = complete([
   entry({
     key: "queue.concurrency",
     type: types.int(1, 10_000),
-    default: 20,
-    doc: "Outbound deliveries in progress at once.",
+    default: 100,
+    doc: "Outbound deliveries in progress at once (Postfix default_process_limit: 100).",
   }),
   entry({
     key: "queue.destination_concurrency",
     type: types.int(1, 1_000),
-    default: 4,
-    doc: "Outbound deliveries in progress at once to one recipient domain.",
+    default: 20,
+    doc: "Outbound deliveries in progress at once to one recipient domain, each on its own connection (Postfix default_destination_concurrency_limit: 20).",
   }),
   entry({
     key: "dkim.sign",

@@ -83,6 +83,9 @@ export interface Config {
     readonly tls_ca: string | null;
     /** HTTPS port of MTA-STS policy hosts */
     readonly https_port: number;
+    /** source addresses ("" = the system's choice) */
+    readonly bind_address: string;
+    readonly bind_address6: string;
     /** seconds */
     readonly connect_timeout: number;
   };

@@ -13,6 +13,7 @@ import type { Metrics } from "../http/metrics.js";
 import { deliveredToHeader, receivedHeader, returnPathHeader } from "../mail/received.js";
 import { normalizeAddress, normalizeRemoteAddress, splitAddress, splitSubaddress } from "../store/address.js";
 import type { DeliveryTarget, MailStore, NewQueueMessage, NewQueueRecipient } from "../store/types.js";
+import { sendSuccessNotice, type SuccessNotices } from "./success-notice.js";
 import type {
   DeliveryOutcome,
   InboundEnvelope,
@@ -40,7 +41,17 @@ interface Copy {
 }
 
 export class LocalDeliveryAgent {
-  constructor(private readonly deps: { store: MailStore; metrics?: Metrics }) {}
+  constructor(
+    private readonly deps: {
+      store: MailStore;
+      metrics?: Metrics;
+      onQueued?: () => void;
+      /** where "delivered" DSNs for NOTIFY=SUCCESS go (RFC 3461 §5.2.3); absent: none are sent */
+      notices?: SuccessNotices;
+      /** a notice that cannot be sent is logged, never fails the delivery */
+      onNoticeError?: (err: unknown) => void;
+    },
+  ) {}
 
   /**
    * Per local recipient one copy per account (an account reached through several recipients or
@@ -107,6 +118,12 @@ export class LocalDeliveryAgent {
     if (metrics && result.copies.length > 0) {
       // remote copies are counted by the outbound delivery once sent
       metrics.messagesDelivered.inc({ via: "local" }, result.copies.length);
+    }
+    if (result.queueId !== null) this.deps.onQueued?.();
+    if (this.deps.notices) {
+      await sendSuccessNotice(this.deps.notices, store, msg, env, date).catch((err: unknown) =>
+        this.deps.onNoticeError?.(err),
+      );
     }
     return { localCopies: result.copies.length, queueId: result.queueId };
   }

@@ -13,6 +13,7 @@ import type { SecureContext } from "node:tls";
 import type { AccountLookup } from "../auth/account-lookup.js";
 import type { AuthThrottle } from "../auth/throttle.js";
 import type { LocalDeliveryAgent } from "../delivery/local-delivery.js";
+import type { DkimSigner } from "../security/dkim-sign.js";
 import { createSmtpListener } from "../smtp/server/listener.js";
 import { createImapListener } from "../imap/server/listener.js";
 import { createPop3Listener } from "../pop3/server/listener.js";
@@ -33,6 +34,8 @@ export interface ServerContext {
   throttle: AuthThrottle;
   accounts: AccountLookup;
   delivery: LocalDeliveryAgent;
+  /** DKIM signer for submitted mail (null: dkim.sign = false) */
+  signer: DkimSigner | null;
   /** stable secret from the data directory (SCRAM fake salts) */
   serverSecret: Buffer;
   /** IMAP \Recent bookkeeping shared by all IMAP sessions of this process */

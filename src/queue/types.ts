@@ -47,6 +47,16 @@ export interface RecipientOutcome {
   remoteMta?: string;
   /** DSN Diagnostic-Code (RFC 3464 §2.3.6) as "smtp; 550 5.1.1 no such user", when a remote replied */
   diagnostic?: string;
+  /**
+   * "delivered" only. Who tells a NOTIFY=SUCCESS sender about it (RFC 3461 §5.2.1–§5.2.3):
+   *  - neither flag (the default): the next hop supports DSN and got NOTIFY/ORCPT/RET/ENVID passed
+   *    on, so success (and any later failure) is its to report; we send no DSN (§5.2.1);
+   *  - relayed: the next hop does not support DSN: we send a "relayed" DSN (§5.2.2(b));
+   *  - final: the message reached the recipient's mailbox (no next hop reports): we send a
+   *    "delivered" DSN (§5.2.3(a)).
+   */
+  relayed?: boolean;
+  final?: boolean;
 }
 
 /** Delivers one job; resolves with one outcome per job recipient (never rejects for remote failures). */

@@ -13,8 +13,27 @@ export class LocalChangeBus implements ChangeBus {
   /** onError receives exceptions thrown by listeners: one broken session must not stop the others. */
   constructor(private readonly onError: (err: unknown) => void = defaultOnError) {}
 
+  /** mailbox → highest modseq published since the last flush */
+  private pending = new Map<number, number>();
+  private flushScheduled = false;
+
+  /**
+   * Wake-ups are delivered on the next turn of the event loop, coalesced per mailbox: the writer
+   * (an SMTP session waiting to say 250) never waits for thousands of IDLE sessions to react.
+   */
   publish(mailboxId: number, modseq: number): void {
-    this.emit(this.mailboxes.get(mailboxId), (l) => l(modseq));
+    if (!this.mailboxes.has(mailboxId)) return;
+    this.pending.set(mailboxId, Math.max(modseq, this.pending.get(mailboxId) ?? 0));
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = new Map();
+    for (const [mailboxId, modseq] of batch) this.emit(this.mailboxes.get(mailboxId), (l) => l(modseq));
   }
 
   subscribe(mailboxId: number, listener: MailboxListener): () => void {

@@ -160,6 +160,40 @@ export interface DeliveryResult {
   queueId: string | null;
 }
 
+/**
+ * What an IMAP session keeps of every message of a selected mailbox, in columns (ascending UID), read
+ * in one go: a 100,000-message mailbox is a few typed arrays, not 100,000 objects.
+ */
+export interface MessageStates {
+  uids: Uint32Array;
+  modseqs: Float64Array;
+  /** per message, its flags as an index into flagSets */
+  flagIds: Uint32Array;
+  /** the distinct (normalised) flag lists of the mailbox; shared, never to be modified */
+  flagSets: Flag[][];
+  /** the mailbox's UIDVALIDITY, HIGHESTMODSEQ and UIDNEXT, read together with the messages */
+  uidValidity: number;
+  highestModseq: number;
+  uidNext: number;
+}
+
+/** Sizes and dates of messages, in columns (ascending UID): FETCH RFC822.SIZE/INTERNALDATE, SORT. */
+export interface MessageDetails {
+  uids: Uint32Array;
+  /** RFC822.SIZE */
+  sizes: Float64Array;
+  /** INTERNALDATE, epoch ms */
+  internalDates: Float64Array;
+  /** the Date: header as a UTC instant (RFC 5256 §2.2), epoch ms; NaN when missing or unreadable */
+  sentDates: Float64Array;
+}
+
+/** How many messages of a mailbox carry one distinct flag list. */
+export interface FlagCount {
+  flags: Flag[];
+  count: number;
+}
+
 export type ChangeKind = "append" | "flags" | "expunge";
 
 /** One row of a mailbox's change log, keyed by modseq (for IDLE, CONDSTORE and QRESYNC). */
@@ -183,7 +217,8 @@ export interface StoreFlagsRequest {
 }
 
 export interface StoreFlagsResult {
-  /** messages whose flags changed, with their new state */
+  /** messages whose flags changed, in UID order, with their new state (one modseq each, ascending
+   *  with the UID); entries with equal flags may share one array: do not modify it */
   updated: Array<{ uid: number; modseq: number; flags: Flag[] }>;
   /** UIDs that failed the UNCHANGEDSINCE test */
   modified: number[];
@@ -248,6 +283,14 @@ export interface QueueRecipient {
   lastReply: string | null;
   notify: string[] | null;
   orcpt: string | null;
+  /** RFC 3463 status of the last attempt, e.g. "4.4.1" (always set by the store; optional for test doubles) */
+  lastStatus?: string | null;
+  /** DSN Remote-MTA of the last attempt (RFC 3464 §2.3.5): the host that answered */
+  remoteMta?: string | null;
+  /** DSN Diagnostic-Code of the last attempt (RFC 3464 §2.3.6), e.g. "smtp; 451 4.7.1 try later" */
+  diagnostic?: string | null;
+  /** when the sender was sent a "delayed" DSN for this recipient (at most once) */
+  delayNotifiedAt?: Date | null;
 }
 
 export interface QueueMessage {
@@ -261,6 +304,58 @@ export interface QueueMessage {
   accountId: number | null;
   createdAt: Date;
   recipients: QueueRecipient[];
+}
+
+/** What claimQueue leases: due recipients, one job per (message, destination domain). */
+export interface ClaimQueueOptions {
+  /** the caller's clock: due means next_attempt_at <= now, a live lease lease_until > now */
+  now: Date;
+  /** lease holder, stable across restarts of one node (releaseLeases(owner) at startup) */
+  owner: string;
+  /** the lease lasts until now + leaseMs; after that another owner may claim the recipients */
+  leaseMs: number;
+  /** most jobs returned */
+  limit: number;
+  /** destination domains to skip (e.g. their concurrency is used up) */
+  excludeDomains?: string[];
+  /**
+   * only these destination domains (a slot freed up for them and nothing else is known to be due):
+   * read through the per-domain index, so the cost does not grow with the rest of the queue
+   */
+  onlyDomains?: string[];
+  /** most jobs per destination domain, counting `busy[domain]` jobs already running */
+  perDomain?: { limit: number; busy?: Record<string, number> };
+}
+
+/** A claimed job: QueueMessage.recipients holds only the leased recipients of `domain`. */
+export interface ClaimedQueueJob {
+  message: QueueMessage;
+  domain: string;
+  recipients: QueueRecipient[];
+}
+
+/** The outcome of one delivery attempt for one leased recipient. */
+export interface QueueUpdate {
+  recipientId: number;
+  /** the lease holder; the update is skipped while another owner holds the recipient's lease */
+  owner: string;
+  status: "delivered" | "failed" | "deferred";
+  attemptedAt: Date;
+  /** deferred: when to try again (ignored otherwise) */
+  nextAttemptAt?: Date | null;
+  /** one line for admins (last_reply) */
+  reply: string;
+  /** RFC 3463 status, e.g. "5.1.1" */
+  statusCode?: string | null;
+  remoteMta?: string | null;
+  diagnostic?: string | null;
+}
+
+export interface QueueCompletion {
+  /** recipient ids whose update was applied (others: no longer pending, or leased by another owner) */
+  applied: number[];
+  /** queue messages removed because every recipient is now delivered or failed */
+  removedMessages: string[];
 }
 
 export interface RecipientResolution {
@@ -368,6 +463,12 @@ export interface MailStore {
   getMessage(mailboxId: number, uid: number): Promise<MessageRecord | null>;
   /** the ENVELOPE of every message of a mailbox, by UID, in one read (SORT and THREAD keys) */
   listEnvelopes(mailboxId: number): Promise<Map<number, Envelope>>;
+  /** UID, MODSEQ and flags of every message, with HIGHESTMODSEQ and UIDNEXT, in one read; null: no mailbox */
+  listMessageStates(mailboxId: number): Promise<MessageStates | null>;
+  /** sizes and dates of the messages with fromUid <= uid <= toUid (default: all) */
+  listMessageDetails(mailboxId: number, opts?: { fromUid?: number; toUid?: number }): Promise<MessageDetails>;
+  /** message counts per distinct flag list (STATUS UNSEEN/DELETED) */
+  countFlags(mailboxId: number): Promise<FlagCount[]>;
   /** where a message's bytes are (prefix + blob), without its parsed structure: POP3 RETR, whole-message reads */
   getMessageSource(mailboxId: number, uid: number): Promise<MessageSource | null>;
   storeFlags(req: StoreFlagsRequest): Promise<StoreFlagsResult>;
@@ -397,8 +498,29 @@ export interface MailStore {
   listQueue(): Promise<QueueMessage[]>;
   getQueued(id: string): Promise<QueueMessage | null>;
   removeQueued(id: string): Promise<boolean>;
-  /** make deferred recipients due now (all messages when id is omitted); returns recipients touched */
+  /**
+   * Makes pending/deferred recipients due now (all messages when id is omitted) and drops their
+   * expired leases; a live lease is kept (an attempt is in flight and records its own outcome).
+   * Returns recipients touched.
+   */
   retryQueued(id?: string): Promise<number>;
+  /**
+   * Leases due recipients (pending/deferred, next attempt <= now, no live lease) to `owner` in one
+   * transaction, grouped per (message, domain), the longest-due first. Durable before it resolves.
+   */
+  claimQueue(opts: ClaimQueueOptions): Promise<ClaimedQueueJob[]>;
+  /**
+   * Records attempts: status, attempts + 1, last attempt, next attempt (deferred only), reply and
+   * DSN fields; releases the lease. A message whose recipients are all delivered or failed is
+   * removed with its recipients. One transaction, durable before it resolves.
+   */
+  completeQueue(updates: QueueUpdate[]): Promise<QueueCompletion>;
+  /** drops every lease of `owner` (its previous process is dead); returns recipients released */
+  releaseLeases(owner: string): Promise<number>;
+  /** the earliest time a pending/deferred recipient can be claimed (a live lease postpones it); null: none */
+  nextQueueDue(): Promise<Date | null>;
+  /** records that a "delayed" DSN went out for these recipients (the first time is kept) */
+  markDelayNotified(recipientIds: number[], at: Date): Promise<void>;
 
   /** deletes blobs no message or queue entry references (older than graceMs, default 1 hour) */
   collectGarbage(opts?: { graceMs?: number }): Promise<{ removed: number }>;

@@ -68,14 +68,16 @@ describe("loading a file", () => {
       dane: true,
       tls_ca: null,
       https_port: 443,
+      bind_address: "",
+      bind_address6: "",
       connect_timeout: 30,
     });
     assert.deepEqual(c.queue, {
       retry_intervals: [120, 300, 600, 900, 1800, 3600, 7200, 14400],
       lifetime: 432000,
       delay_warning: 14400,
-      concurrency: 20,
-      destination_concurrency: 4,
+      concurrency: 100,
+      destination_concurrency: 20,
     });
     assert.deepEqual(c.dkim, { sign: true });
     assert.equal(c.log.level, "info");

@@ -7,7 +7,7 @@ import { deriveCredentials } from "../../src/auth/password.js";
 import { configFromObject } from "../../src/config/load.js";
 import type { ListenerName } from "../../src/config/types.js";
 import { silentLog } from "../../src/log/logger.js";
-import { type RunningServer, startServer } from "../../src/server.js";
+import { type RunningServer, type StartOptions, startServer } from "../../src/server.js";
 
 export interface TestServer {
   server: RunningServer;
@@ -30,7 +30,7 @@ export const DEFAULT_USERS: TestUser[] = [
 /** `overrides` is merged into the config object (tables shallow-merged). */
 export async function startTestServer(
   overrides: Record<string, unknown> = {},
-  opts: { users?: TestUser[]; domains?: string[] } = {},
+  opts: { users?: TestUser[]; domains?: string[]; start?: StartOptions } = {},
 ): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), "postamt-srv-"));
   const base: Record<string, Record<string, unknown> | string> = {
@@ -47,6 +47,8 @@ export async function startTestServer(
       http: [],
     },
     auth: { failure_delay: 0 },
+    // outbound delivery must never reach the Internet from a test: a DNS server that isn't there
+    dns: { servers: ["127.0.0.1:9"] },
     server: { shutdown_grace: 5 },
   };
   for (const [k, v] of Object.entries(overrides)) {
@@ -57,7 +59,7 @@ export async function startTestServer(
         : (v as string);
   }
   const config = configFromObject(base);
-  const server = await startServer(config, silentLog());
+  const server = await startServer(config, silentLog(), opts.start);
   for (const d of opts.domains ?? ["example.test"]) await server.store.addDomain(d);
   for (const u of opts.users ?? DEFAULT_USERS) {
     const creds = await deriveCredentials(u.password);

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import type { Envelope, MimeNode } from "../../src/mail/mime-types.js";
 import {
+  type ClaimQueueOptions,
   DEFAULT_MAILBOXES,
   type DeliveredCopy,
   type DeliveryTarget,
@@ -692,6 +693,7 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
             visible = true;
           });
           const c = await deliverOne(s, { accountId: a.id });
+          await new Promise((r) => setImmediate(r)); // wake-ups come on the next turn, coalesced
           off();
           assert.ok(visible);
           assert.deepEqual(seen, [c.modseq]);
@@ -821,6 +823,167 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
         }));
     });
 
+    describe("message states, details and flag counts (big mailboxes)", () => {
+      it("lists UIDs, modseqs and flags in columns, with sizes and dates apart", () =>
+        withStore(async (s) => {
+          const a = await testAccount(s, "alice@example.com");
+          const inbox = await inboxOf(s, a.id);
+          const flagsOf = [[], ["\\Seen"], ["\\Seen"], ["\\Seen", "\\Flagged"], ["Work"]];
+          const uids: number[] = [];
+          for (let i = 0; i < flagsOf.length; i++) {
+            const content = await testContent(s, `m${i}`, "x".repeat(i * 10));
+            if (i === 2) content.envelope = { ...content.envelope, date: null };
+            const r = await s.deliver({
+              content,
+              internalDate: new Date(Date.UTC(2020, 0, 1 + i)),
+              targets: [{ accountId: a.id, flags: flagsOf[i]! }],
+            });
+            uids.push(r.copies[0]!.uid);
+          }
+          await s.expunge(inbox.id, [uids[1]!]);
+          await s.storeFlags({ mailboxId: inbox.id, uids: [uids[0]!], op: "add", flags: ["\\Answered"] });
+          const box = await inboxOf(s, a.id);
+          const st = await s.listMessageStates(inbox.id);
+          assert.ok(st);
+          const live = [uids[0]!, uids[2]!, uids[3]!, uids[4]!];
+          assert.deepEqual([...st.uids], live);
+          assert.equal(st.highestModseq, box.highestModseq);
+          assert.equal(st.uidNext, box.uidNext);
+          assert.equal(st.uidValidity, box.uidValidity);
+          for (let i = 0; i < live.length; i++) {
+            const m = await s.getMessage(inbox.id, live[i]!);
+            assert.equal(st.modseqs[i], m!.modseq);
+            assert.deepEqual(st.flagSets[st.flagIds[i]!], m!.flags);
+          }
+          // equal flag lists are listed once
+          assert.equal(new Set(st.flagSets.map((f) => JSON.stringify(f))).size, st.flagSets.length);
+          assert.equal(await s.listMessageStates(inbox.id + 1000), null);
+
+          const d = await s.listMessageDetails(inbox.id);
+          assert.deepEqual([...d.uids], live);
+          for (let i = 0; i < live.length; i++) {
+            const m = await s.getMessage(inbox.id, live[i]!);
+            assert.equal(d.sizes[i], m!.size);
+            assert.equal(d.internalDates[i], m!.internalDate.getTime());
+          }
+          const sent = Date.UTC(2024, 0, 1);
+          assert.deepEqual([...d.sentDates], [sent, Number.NaN, sent, sent]);
+          const part = await s.listMessageDetails(inbox.id, { fromUid: uids[2]!, toUid: uids[3]! });
+          assert.deepEqual([...part.uids], [uids[2]!, uids[3]!]);
+          assert.equal((await s.listMessageDetails(inbox.id + 1000)).uids.length, 0);
+
+          const counts = (await s.countFlags(inbox.id)).map((c) => `${c.flags.join(" ")}=${c.count}`).sort();
+          assert.deepEqual(counts, ["Work=1", "\\Answered=1", "\\Seen \\Flagged=1", "\\Seen=1"].sort());
+          assert.deepEqual(await s.countFlags(inbox.id + 1000), []);
+        }));
+
+      it("STORE on many messages: one modseq each, ascending with the UID, logged as the messages show", () =>
+        withStore(async (s) => {
+          const a = await testAccount(s, "alice@example.com");
+          const inbox = await inboxOf(s, a.id);
+          const uids: number[] = [];
+          for (let i = 0; i < 30; i++) {
+            const flags = i % 3 === 0 ? ["\\Seen"] : i % 3 === 1 ? [] : ["\\Flagged", "Blue"];
+            uids.push((await deliverOne(s, { accountId: a.id, flags })).uid);
+          }
+          await s.expunge(inbox.id, [uids[5]!, uids[6]!]);
+          const before = (await inboxOf(s, a.id)).highestModseq;
+          // unordered, with duplicates, an expunged UID and one that never existed
+          const asked = [...uids].reverse().concat([uids[3]!, uids[29]! + 100]);
+          const r = await s.storeFlags({ mailboxId: inbox.id, uids: asked, op: "add", flags: ["\\seen"] });
+          const changed = uids.filter((_, i) => i % 3 !== 0 && i !== 5 && i !== 6);
+          assert.deepEqual(
+            r.updated.map((u) => u.uid),
+            changed,
+          );
+          assert.deepEqual(
+            r.updated.map((u) => u.modseq),
+            changed.map((_, i) => before + 1 + i),
+          );
+          assert.equal(r.highestModseq, before + changed.length);
+          assert.equal((await inboxOf(s, a.id)).highestModseq, r.highestModseq);
+          const log = (await s.changesSince(inbox.id, before)).map((c) => [c.kind, c.uid, c.modseq, c.flags]);
+          assert.deepEqual(
+            log,
+            r.updated.map((u) => ["flags", u.uid, u.modseq, u.flags]),
+          );
+          for (const u of r.updated) {
+            const m = await s.getMessage(inbox.id, u.uid);
+            assert.deepEqual([m!.flags, m!.modseq], [u.flags, u.modseq]);
+            assert.ok(m!.flags.includes("\\Seen"));
+          }
+          assert.deepEqual((await s.getMessage(inbox.id, uids[2]!))!.flags, ["\\Seen", "\\Flagged", "Blue"]);
+
+          // UNCHANGEDSINCE over a range: the ones changed since are reported, the rest stored
+          const since = r.updated[3]!.modseq;
+          const r2 = await s.storeFlags({
+            mailboxId: inbox.id,
+            uids: uids.slice(0, 10),
+            op: "set",
+            flags: ["\\Draft"],
+            unchangedSince: since,
+          });
+          const later = r.updated.filter((u) => u.modseq > since && u.uid <= uids[9]!).map((u) => u.uid);
+          assert.deepEqual(r2.modified, later);
+          assert.deepEqual(
+            r2.updated.map((u) => u.uid),
+            uids.slice(0, 10).filter((u, i) => i !== 5 && i !== 6 && !later.includes(u)),
+          );
+          for (const u of r2.updated) assert.deepEqual(u.flags, ["\\Draft"]);
+          // nothing to change: no modseq spent
+          const r3 = await s.storeFlags({
+            mailboxId: inbox.id,
+            uids: [uids[0]!],
+            op: "add",
+            flags: ["\\Draft"],
+          });
+          assert.deepEqual(r3.updated, []);
+          assert.equal(r3.highestModseq, r2.highestModseq);
+        }));
+
+      it("copies, moves and INBOX renames carry flags and modseqs; expunged messages leave no state", () =>
+        withStore(async (s) => {
+          const a = await testAccount(s, "alice@example.com");
+          const inbox = await inboxOf(s, a.id);
+          const archive = (await s.getMailbox(a.id, "Archive"))!;
+          const c1 = await deliverOne(s, { accountId: a.id, flags: ["\\Seen", "Blue"] });
+          const c2 = await deliverOne(s, { accountId: a.id, flags: ["\\Flagged"] });
+          const c3 = await deliverOne(s, { accountId: a.id });
+          const copied = await s.copyMessages(inbox.id, [c1.uid, c2.uid], archive.id);
+          const st = (await s.listMessageStates(archive.id))!;
+          assert.deepEqual(
+            [...st.uids],
+            copied.mapping.map((m) => m[1]),
+          );
+          assert.deepEqual(
+            [...st.flagIds].map((i) => st.flagSets[i]),
+            [["\\Seen", "Blue"], ["\\Flagged"]],
+          );
+          assert.equal((await s.listMessageDetails(archive.id)).sentDates[0], Date.UTC(2024, 0, 1));
+          await s.moveMessages(inbox.id, [c3.uid], archive.id);
+          await s.expunge(archive.id, [copied.mapping[0]![1]]);
+          const st2 = (await s.listMessageStates(archive.id))!;
+          assert.equal(st2.uids.length, 2);
+          assert.equal(await s.getMessage(archive.id, copied.mapping[0]![1]), null);
+
+          await s.renameMailbox(a.id, "INBOX", "Old");
+          const old = (await s.getMailbox(a.id, "Old"))!;
+          const moved = (await s.listMessageStates(old.id))!;
+          assert.deepEqual([...moved.uids], [c1.uid, c2.uid]);
+          assert.deepEqual(
+            [...moved.flagIds].map((i) => moved.flagSets[i]),
+            [["\\Seen", "Blue"], ["\\Flagged"]],
+          );
+          assert.equal(moved.highestModseq, old.highestModseq);
+          for (let i = 0; i < 2; i++) {
+            assert.equal(moved.modseqs[i], (await s.getMessage(old.id, moved.uids[i]!))!.modseq);
+          }
+          assert.equal((await s.listMessageStates(inbox.id))!.uids.length, 0);
+          await s.deleteMailbox(a.id, "Old");
+          assert.equal(await s.listMessageStates(old.id), null);
+        }));
+    });
+
     describe("copy, move, expunge and the change log", () => {
       it("copies in source UID order with new UIDs, keeping flags", () =>
         withStore(async (s) => {
@@ -908,6 +1071,7 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
           const unsubscribe = s.bus.subscribe(inbox.id, (m) => woken.push(m));
           try {
             assert.deepEqual(await s.expireRetrieved(inbox.id, new Date(t0.getTime() + 1)), [c1.uid, c2.uid]);
+            await new Promise((r) => setImmediate(r));
           } finally {
             unsubscribe();
           }
@@ -1261,6 +1425,230 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
           assert.deepEqual(
             (await s.listQueue()).map((m) => m.id),
             [q2],
+          );
+        }));
+
+      // ---- the delivery engine's lease protocol ----
+
+      const soon = () => new Date(Date.now() + 1000);
+      const claimOpts = (over: Partial<ClaimQueueOptions> = {}): ClaimQueueOptions => ({
+        now: soon(),
+        owner: "node-a",
+        leaseMs: 60_000,
+        limit: 100,
+        ...over,
+      });
+      async function enqueue(s: MailStore, over: Partial<NewQueueMessage> = {}): Promise<string> {
+        const content = await testContent(s, "queued");
+        return (await s.deliver({ content, targets: [], queue: queued(over) })).queueId!;
+      }
+
+      it("claims due recipients per message and domain, longest due first, and only once", () =>
+        withStore(async (s) => {
+          const q1 = await enqueue(s, {
+            recipients: [{ address: "a@one.test" }, { address: "b@one.test" }, { address: "c@two.test" }],
+          });
+          const q2 = await enqueue(s, { recipients: [{ address: "d@one.test" }] });
+          await enqueue(s, { nextAttemptAt: new Date(Date.now() + 3_600_000) }); // not due
+          const jobs = await s.claimQueue(claimOpts());
+          assert.deepEqual(
+            jobs.map((j) => [j.message.id, j.domain, j.recipients.map((r) => r.address)]),
+            [
+              [q1, "one.test", ["a@one.test", "b@one.test"]],
+              [q1, "two.test", ["c@two.test"]],
+              [q2, "one.test", ["d@one.test"]],
+            ],
+          );
+          const first = jobs[0]!;
+          assert.deepEqual(
+            first.message.recipients.map((r) => r.address),
+            ["a@one.test", "b@one.test"],
+          );
+          assert.equal(first.message.sender, "alice@example.com");
+          assert.deepEqual(first.message.dsn, { ret: "HDRS", envid: "env-1" });
+          assert.equal(first.recipients[0]!.attempts, 0);
+          assert.equal(first.recipients[0]!.delayNotifiedAt, null);
+          // leased: neither this owner nor another gets them again while the lease lives
+          assert.deepEqual(await s.claimQueue(claimOpts()), []);
+          assert.deepEqual(await s.claimQueue(claimOpts({ owner: "node-b" })), []);
+        }));
+
+      it("claims within the limit, skips excluded domains and respects the per-domain limit", () =>
+        withStore(async (s) => {
+          for (let i = 0; i < 3; i++) await enqueue(s, { recipients: [{ address: `x${i}@one.test` }] });
+          for (let i = 0; i < 2; i++) await enqueue(s, { recipients: [{ address: `y${i}@two.test` }] });
+          await enqueue(s, { recipients: [{ address: "z@three.test" }] });
+          const one = await s.claimQueue(claimOpts({ limit: 1 }));
+          assert.deepEqual(
+            one.map((j) => j.domain),
+            ["one.test"],
+          );
+          const some = await s.claimQueue(
+            claimOpts({ excludeDomains: ["three.test"], perDomain: { limit: 2, busy: { "one.test": 1 } } }),
+          );
+          assert.deepEqual(some.map((j) => j.domain).sort(), ["one.test", "two.test", "two.test"]);
+          const rest = await s.claimQueue(claimOpts());
+          assert.deepEqual(rest.map((j) => j.domain).sort(), ["one.test", "three.test"]);
+        }));
+
+      it("records outcomes, releases leases and removes a message once every recipient is final", () =>
+        withStore(async (s) => {
+          const q = await enqueue(s, {
+            recipients: [{ address: "a@one.test" }, { address: "b@one.test" }, { address: "c@one.test" }],
+          });
+          const [job] = await s.claimQueue(claimOpts());
+          const [a, b, c] = job!.recipients;
+          const at = new Date(Date.now() + 2000);
+          const next = new Date(Date.now() + 120_000);
+          const done = await s.completeQueue([
+            {
+              recipientId: a!.id,
+              owner: "node-a",
+              status: "delivered",
+              attemptedAt: at,
+              reply: "250 ok",
+              statusCode: "2.0.0",
+            },
+            {
+              recipientId: b!.id,
+              owner: "node-a",
+              status: "failed",
+              attemptedAt: at,
+              reply: "mx.one.test[192.0.2.1]: 550 5.1.1 no such user",
+              statusCode: "5.1.1",
+              remoteMta: "mx.one.test",
+              diagnostic: "smtp; 550 5.1.1 no such user",
+            },
+            {
+              recipientId: c!.id,
+              owner: "node-a",
+              status: "deferred",
+              attemptedAt: at,
+              nextAttemptAt: next,
+              reply: "451 try later",
+              statusCode: "4.0.0",
+            },
+          ]);
+          assert.deepEqual(done, { applied: [a!.id, b!.id, c!.id], removedMessages: [] });
+          const m = (await s.getQueued(q))!;
+          const byAddress = new Map(m.recipients.map((r) => [r.address, r]));
+          const rb = byAddress.get("b@one.test")!;
+          assert.equal(rb.status, "failed");
+          assert.equal(rb.attempts, 1);
+          assert.equal(rb.lastAttemptAt?.getTime(), at.getTime());
+          assert.equal(rb.nextAttemptAt, null);
+          assert.equal(rb.lastReply, "mx.one.test[192.0.2.1]: 550 5.1.1 no such user");
+          assert.equal(rb.lastStatus, "5.1.1");
+          assert.equal(rb.remoteMta, "mx.one.test");
+          assert.equal(rb.diagnostic, "smtp; 550 5.1.1 no such user");
+          const rc = byAddress.get("c@one.test")!;
+          assert.equal(rc.status, "deferred");
+          assert.equal(rc.nextAttemptAt?.getTime(), next.getTime());
+          assert.equal(byAddress.get("a@one.test")!.status, "delivered");
+          // c is no longer leased but not due yet; then due
+          assert.deepEqual(await s.claimQueue(claimOpts()), []);
+          const [again] = await s.claimQueue(claimOpts({ now: new Date(next.getTime() + 1) }));
+          assert.deepEqual(
+            again!.recipients.map((r) => [r.address, r.attempts]),
+            [["c@one.test", 1]],
+          );
+          const last = await s.completeQueue([
+            { recipientId: c!.id, owner: "node-a", status: "delivered", attemptedAt: next, reply: "250 ok" },
+          ]);
+          assert.deepEqual(last, { applied: [c!.id], removedMessages: [q] });
+          assert.equal(await s.getQueued(q), null);
+          // a recipient that is gone (or final) is not updated again
+          const gone = await s.completeQueue([
+            { recipientId: c!.id, owner: "node-a", status: "failed", attemptedAt: next, reply: "x" },
+          ]);
+          assert.deepEqual(gone, { applied: [], removedMessages: [] });
+        }));
+
+      it("lets a lease expire to another owner, and ignores the old owner's late outcome", () =>
+        withStore(async (s) => {
+          await enqueue(s, { recipients: [{ address: "a@one.test" }] });
+          const t0 = soon();
+          const [job] = await s.claimQueue(claimOpts({ now: t0, leaseMs: 1000 }));
+          const id = job!.recipients[0]!.id;
+          assert.deepEqual(
+            await s.claimQueue(claimOpts({ now: new Date(t0.getTime() + 999), owner: "node-b" })),
+            [],
+          );
+          const [taken] = await s.claimQueue(
+            claimOpts({ now: new Date(t0.getTime() + 1000), owner: "node-b" }),
+          );
+          assert.equal(taken!.recipients[0]!.id, id);
+          const late = await s.completeQueue([
+            { recipientId: id, owner: "node-a", status: "failed", attemptedAt: t0, reply: "late" },
+          ]);
+          assert.deepEqual(late.applied, []);
+          const now = await s.completeQueue([
+            { recipientId: id, owner: "node-b", status: "delivered", attemptedAt: t0, reply: "250" },
+          ]);
+          assert.deepEqual(now.applied, [id]);
+        }));
+
+      it("releases the leases of one owner", () =>
+        withStore(async (s) => {
+          await enqueue(s, { recipients: [{ address: "a@one.test" }, { address: "b@two.test" }] });
+          const [ja] = await s.claimQueue(claimOpts({ limit: 1 }));
+          const [jb] = await s.claimQueue(claimOpts({ owner: "node-b", limit: 1 }));
+          assert.notEqual(ja!.domain, jb!.domain);
+          assert.equal(await s.releaseLeases("node-a"), 1);
+          assert.equal(await s.releaseLeases("node-a"), 0);
+          const again = await s.claimQueue(claimOpts({ owner: "node-c" }));
+          assert.deepEqual(
+            again.map((j) => j.domain),
+            [ja!.domain],
+          );
+        }));
+
+      it("tells when the next recipient is due, counting live leases", () =>
+        withStore(async (s) => {
+          assert.equal(await s.nextQueueDue(), null);
+          const later = new Date(Date.now() + 3_600_000);
+          const sooner = new Date(Date.now() + 600_000);
+          await enqueue(s, { nextAttemptAt: later });
+          assert.equal((await s.nextQueueDue())?.getTime(), later.getTime());
+          await enqueue(s, { nextAttemptAt: sooner, recipients: [{ address: "a@one.test" }] });
+          assert.equal((await s.nextQueueDue())?.getTime(), sooner.getTime());
+          const now = new Date(sooner.getTime() + 1);
+          await s.claimQueue(claimOpts({ now, leaseMs: 60_000 }));
+          assert.equal((await s.nextQueueDue())?.getTime(), now.getTime() + 60_000);
+        }));
+
+      it("records delay notices once", () =>
+        withStore(async (s) => {
+          const q = await enqueue(s);
+          const ids = (await s.getQueued(q))!.recipients.map((r) => r.id);
+          const t1 = new Date(Date.now() + 1000);
+          await s.markDelayNotified([ids[0]!], t1);
+          await s.markDelayNotified(ids, new Date(t1.getTime() + 5000));
+          await s.markDelayNotified([], t1);
+          const rs = (await s.getQueued(q))!.recipients;
+          assert.equal(rs[0]!.delayNotifiedAt?.getTime(), t1.getTime());
+          assert.equal(rs[1]!.delayNotifiedAt?.getTime(), t1.getTime() + 5000);
+        }));
+
+      it("retry makes recipients due now and leaves live leases alone", () =>
+        withStore(async (s) => {
+          const q = await enqueue(s, {
+            recipients: [{ address: "a@one.test" }, { address: "b@two.test" }],
+            nextAttemptAt: new Date(Date.now() - 7_200_000),
+          });
+          const ids = (await s.getQueued(q))!.recipients.map((r) => r.id);
+          // a: leased by a process that died an hour ago (the lease is over); b: an attempt in flight
+          await s.claimQueue(
+            claimOpts({ now: new Date(Date.now() - 3_600_000), leaseMs: 1, owner: "dead", limit: 1 }),
+          );
+          await s.claimQueue(claimOpts({ leaseMs: 7_200_000, owner: "live", excludeDomains: ["one.test"] }));
+          assert.equal(await s.retryQueued(q), 2);
+          for (const r of (await s.getQueued(q))!.recipients)
+            assert.ok(r.nextAttemptAt!.getTime() <= Date.now());
+          const jobs = await s.claimQueue(claimOpts({ owner: "node-c" }));
+          assert.deepEqual(
+            jobs.map((j) => j.recipients.map((r) => r.id)),
+            [[ids[0]]],
           );
         }));
     });

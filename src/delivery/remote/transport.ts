@@ -24,6 +24,10 @@ import { messageSource, scanMessage, type MessageTraits } from "./message-scan.j
 import { type MtaStsPolicies, policyAllows, type StsPolicy } from "./mta-sts.js";
 import { type RouteHost, type RoutingOptions, resolveDestination } from "./routing.js";
 
+const MAX_RCPTS_PER_TRANSACTION = 100;
+/** messages up to this size are read into memory once per attempt instead of streamed twice */
+const SMALL_MESSAGE = 256 * 1024;
+
 export interface RemoteTransportOptions {
   store: MailStore;
   resolver: DnsResolver;
@@ -42,6 +46,8 @@ export interface RemoteTransportOptions {
   /** limits.hops */
   maxHops: number;
   connectTimeoutMs: number;
+  /** source addresses per family ("" = the system's choice) */
+  bindAddress?: { v4: string; v6: string };
   log: Log;
   /** ms to keep idle connections (default 2000) */
   idleMs?: number;
@@ -62,7 +68,8 @@ type Attempt =
 
 export class RemoteTransport implements Transport {
   private readonly pool: ConnectionPool;
-  private readonly traits = new Map<string, MessageTraits>();
+  /** per queue id, during an attempt: traits and, for small messages, the bytes */
+  private readonly traits = new Map<string, { traits: MessageTraits; body: Buffer | null }>();
 
   constructor(private readonly opts: RemoteTransportOptions) {
     this.pool = new ConnectionPool({ idleMs: opts.idleMs ?? 2000, maxUses: 100 });
@@ -73,6 +80,15 @@ export class RemoteTransport implements Transport {
   }
 
   async deliver(job: DeliveryJob): Promise<RecipientOutcome[]> {
+    try {
+      return await this.deliverJob(job);
+    } finally {
+      // the bytes were kept for this attempt only (another job of the message reads them again)
+      this.traits.delete(job.message.id);
+    }
+  }
+
+  private async deliverJob(job: DeliveryJob): Promise<RecipientOutcome[]> {
     const { message, recipients } = job;
     const traits = await this.messageTraits(job);
     if (traits.received > this.opts.maxHops) {
@@ -168,6 +184,8 @@ export class RemoteTransport implements Transport {
         timeouts: { connect: this.opts.connectTimeoutMs },
       };
       if (this.opts.ca) options.ca = this.opts.ca;
+      const bind = address.includes(":") ? this.opts.bindAddress?.v6 : this.opts.bindAddress?.v4;
+      if (bind) options.localAddress = bind;
       if (policy.verify) options.verifyCertificate = policy.verify;
       const sh = this.opts.smarthost;
       if (policy.name.startsWith("smarthost") && sh?.user) options.auth = { user: sh.user, pass: sh.password };
@@ -186,18 +204,35 @@ export class RemoteTransport implements Transport {
         policy: policy.name,
       });
     }
-    try {
-      const r = await this.send(conn, job, traits, host, address);
-      this.pool.give(key, conn);
-      return r;
-    } catch (err) {
-      conn.destroy();
-      if (err instanceof ClientError && (err.kind === "size" || err.kind === "smtputf8")) {
-        const status = err.kind === "size" ? "5.3.4" : "5.6.7";
-        return { kind: "done", outcomes: all(job.recipients, "permanent", status, `${host.name}[${address}]: ${err.message}`, host.name) };
+    // RFC 5321 §4.5.3.1.8: a server need accept only 100 recipients per transaction; send more as
+    // several transactions over the same connection.
+    const outcomes: RecipientOutcome[] = [];
+    for (let i = 0; i < job.recipients.length; i += MAX_RCPTS_PER_TRANSACTION) {
+      const part: DeliveryJob = { ...job, recipients: job.recipients.slice(i, i + MAX_RCPTS_PER_TRANSACTION) };
+      const rest = job.recipients.slice(i);
+      let r: Attempt;
+      try {
+        r = await this.send(conn, part, traits, host, address);
+      } catch (err) {
+        conn.destroy();
+        if (err instanceof ClientError && (err.kind === "size" || err.kind === "smtputf8")) {
+          const status = err.kind === "size" ? "5.3.4" : "5.6.7";
+          return { kind: "done", outcomes: all(job.recipients, "permanent", status, `${host.name}[${address}]: ${err.message}`, host.name) };
+        }
+        if (i === 0) return { kind: "next", reason: describe(err), reply: err instanceof ClientError ? err.reply : null };
+        outcomes.push(...all(rest, "temporary", "4.4.2", `${host.name}[${address}]: ${describe(err)}`, host.name));
+        return { kind: "done", outcomes };
       }
-      return { kind: "next", reason: describe(err), reply: err instanceof ClientError ? err.reply : null };
+      if (r.kind === "next") {
+        this.pool.give(key, conn);
+        if (i === 0) return r;
+        outcomes.push(...all(rest, "temporary", "4.4.2", `${host.name}[${address}]: ${r.reason}`, host.name));
+        return { kind: "done", outcomes };
+      }
+      outcomes.push(...r.outcomes);
     }
+    this.pool.give(key, conn);
+    return { kind: "done", outcomes };
   }
 
   private async send(
@@ -224,7 +259,7 @@ export class RemoteTransport implements Transport {
         ...(message.dsn.ret ? { ret: message.dsn.ret } : {}),
         ...(message.dsn.envid ? { envid: message.dsn.envid } : {}),
       },
-      () => Readable.from(messageSource(message.prefix, () => this.opts.store.blobs.createReadStream(message.blobId))),
+      () => Readable.from(this.source(job)),
     );
     const where = `${host.name}[${address}]`;
     if (result.mail.code >= 400) {
@@ -245,16 +280,30 @@ export class RemoteTransport implements Transport {
     return { kind: "done", outcomes };
   }
 
+  /**
+   * Scans the message once (8-bit, UTF-8 header, Received count). A message up to SMALL_MESSAGE bytes
+   * is read whole and kept for the send, so it costs one read of its file; a bigger one streams twice.
+   */
   private async messageTraits(job: DeliveryJob): Promise<MessageTraits> {
     const key = job.message.id;
     const known = this.traits.get(key);
-    if (known) return known;
-    const t = await scanMessage(
-      messageSource(job.message.prefix, () => this.opts.store.blobs.createReadStream(job.message.blobId)),
-    );
-    if (this.traits.size > 1000) this.traits.clear();
-    this.traits.set(key, t);
-    return t;
+    if (known) return known.traits;
+    let body: Buffer | null = null;
+    if (job.message.size <= SMALL_MESSAGE) body = await this.opts.store.blobs.read(job.message.blobId);
+    const parts = body ? [job.message.prefix, body] : this.source(job);
+    const traits = await scanMessage(parts);
+    this.traits.set(key, { traits, body });
+    return traits;
+  }
+
+  /** the bytes to send: the queue prefix, then the blob (from memory when messageTraits kept it) */
+  private source(job: DeliveryJob): AsyncIterable<Buffer> {
+    const body = this.traits.get(job.message.id)?.body;
+    if (body) return (async function* () {
+      if (job.message.prefix.length > 0) yield job.message.prefix;
+      yield body;
+    })();
+    return messageSource(job.message.prefix, () => this.opts.store.blobs.createReadStream(job.message.blobId));
   }
 }
 

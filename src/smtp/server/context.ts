@@ -5,6 +5,7 @@ import type { AuthThrottle } from "../../auth/throttle.js";
 import type { Config } from "../../config/types.js";
 import type { LocalDeliveryAgent } from "../../delivery/local-delivery.js";
 import type { Metrics } from "../../http/metrics.js";
+import type { DkimSigner } from "../../security/dkim-sign.js";
 import type { MailStore } from "../../store/types.js";
 
 /** smtp = inbound MX (no AUTH, local recipients only); submission(s) = authenticated users (RFC 6409). */
@@ -17,6 +18,8 @@ export interface SmtpDeps {
   throttle: AuthThrottle;
   accounts: AccountLookup;
   delivery: LocalDeliveryAgent;
+  /** signs what local users send to other domains; null when dkim.sign is off */
+  signer: DkimSigner | null;
   scram: ScramOptions;
   isShuttingDown(): boolean;
 }

@@ -34,6 +34,7 @@ export function createSmtpListener(ctx: ServerContext, name: ListenerName): Serv
           throttle: ctx.throttle,
           accounts: ctx.accounts,
           delivery: ctx.delivery,
+          signer: ctx.signer,
           scram: { secret: ctx.serverSecret },
           isShuttingDown: ctx.isShuttingDown,
         },

@@ -149,7 +149,9 @@ export class Mailboxes {
     const id = this.insert(inbox.account_id, dst, null);
     const msgs = this.db
       .prep<{ id: number; uid: number; flags: string }>(
-        "SELECT id, uid, flags FROM messages WHERE mailbox_id = ? ORDER BY uid",
+        `SELECT m.id AS id, m.uid AS uid, s.flags AS flags
+         FROM messages m JOIN message_state s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid
+         WHERE m.mailbox_id = ? ORDER BY m.uid`,
       )
       .all(inbox.id);
     const n = msgs.length;
@@ -157,12 +159,16 @@ export class Mailboxes {
       .prep("UPDATE mailboxes SET uidnext = ?, highestmodseq = 1 + ? WHERE id = ?")
       .run(inbox.uidnext, n, id);
     const inboxTop = this.bumpModseq(inbox.id, n);
-    const move = this.db.prep("UPDATE messages SET mailbox_id = ?, modseq = ? WHERE id = ?");
+    const move = this.db.prep("UPDATE messages SET mailbox_id = ? WHERE id = ?");
+    const moveState = this.db.prep(
+      "UPDATE message_state SET mailbox_id = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
+    );
     const log = this.db.prep(
       "INSERT INTO changes (mailbox_id, modseq, kind, uid, flags) VALUES (?, ?, ?, ?, ?)",
     );
     msgs.forEach((m, i) => {
-      move.run(id, 2 + i, m.id);
+      move.run(id, m.id);
+      moveState.run(id, 2 + i, inbox.id, m.uid);
       log.run(id, 2 + i, "append", m.uid, m.flags);
       log.run(inbox.id, inboxTop - n + 1 + i, "expunge", m.uid, null);
     });

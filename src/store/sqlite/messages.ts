@@ -4,15 +4,19 @@
 
 import { applyFlagOperation, sameFlags } from "../flags.js";
 import type { Envelope, MimeNode } from "../../mail/mime-types.js";
+import { parseSentDate } from "../../mail/sort-thread.js";
 import {
   type ChangeKind,
   type CopyResult,
   type DeliveredCopy,
   type DeliveryRequest,
   type Flag,
+  type FlagCount,
   type MailboxChange,
+  type MessageDetails,
   type MessageRecord,
   type MessageSource,
+  type MessageStates,
   type MessageSummary,
   type StoreFlagsRequest,
   type StoreFlagsResult,
@@ -43,7 +47,11 @@ interface RecordRow extends SummaryRow {
   envelope: string;
 }
 
-const SUMMARY_COLUMNS = "id, mailbox_id, uid, modseq, flags, internal_date, size";
+/** a message row with its flags and modseq (which live in the narrow message_state table, schema 5) */
+const WITH_STATE = "messages m JOIN message_state s ON s.mailbox_id = m.mailbox_id AND s.uid = m.uid";
+const SUMMARY_COLUMNS =
+  "m.id AS id, m.mailbox_id AS mailbox_id, m.uid AS uid, s.modseq AS modseq, s.flags AS flags, " +
+  "m.internal_date AS internal_date, m.size AS size";
 
 function toSummary(r: SummaryRow): MessageSummary {
   return {
@@ -66,6 +74,34 @@ export interface PreparedDelivery {
   queueBlobSize: number;
 }
 
+/** the sent_date column: the Date: header as epoch ms (RFC 5256 §2.2), null when there is none */
+export function sentDateOf(envelope: Envelope): number | null {
+  return parseSentDate(envelope.date)?.getTime() ?? null;
+}
+
+/** ascending, deduplicated UIDs as [first, last] runs: "1:*" on 100,000 messages is one range */
+export function uidRanges(uids: readonly number[]): Array<[number, number]> {
+  let sorted = true;
+  for (let i = 1; i < uids.length && sorted; i++) if (uids[i]! <= uids[i - 1]!) sorted = false;
+  const list = sorted ? uids : [...new Set(uids)].sort((a, b) => a - b);
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < list.length; ) {
+    let j = i;
+    while (j + 1 < list.length && list[j + 1] === list[j]! + 1) j++;
+    out.push([list[i]!, list[j]!]);
+    i = j + 1;
+  }
+  return out;
+}
+
+/**
+ * The message_state rows (s) of mailbox @mb whose UIDs are in the ranges of the JSON array @ranges:
+ * one key range each (CROSS JOIN keeps the ranges the outer loop; SQLite preferred scanning the
+ * whole mailbox).
+ */
+const STATE_IN_RANGES = `json_each(@ranges) r CROSS JOIN message_state s
+  ON s.mailbox_id = @mb AND s.uid BETWEEN r.value ->> 0 AND r.value ->> 1`;
+
 /** words of a full-text query, as FTS5 prefix strings ANDed together */
 export function ftsQuery(query: string): string | null {
   const words = query.match(/[\p{L}\p{N}\p{M}]+/gu);
@@ -85,7 +121,7 @@ export class Messages {
   list(mailboxId: number, sinceUid = 1): MessageSummary[] {
     return this.db
       .prep<SummaryRow>(
-        `SELECT ${SUMMARY_COLUMNS} FROM messages WHERE mailbox_id = ? AND uid >= ? ORDER BY uid`,
+        `SELECT ${SUMMARY_COLUMNS} FROM ${WITH_STATE} WHERE m.mailbox_id = ? AND m.uid >= ? ORDER BY m.uid`,
       )
       .all(mailboxId, sinceUid)
       .map(toSummary);
@@ -94,7 +130,8 @@ export class Messages {
   get(mailboxId: number, uid: number): MessageRecord | null {
     const r = this.db
       .prep<RecordRow>(
-        `SELECT ${SUMMARY_COLUMNS}, blob_id, prefix, mime, envelope FROM messages WHERE mailbox_id = ? AND uid = ?`,
+        `SELECT ${SUMMARY_COLUMNS}, m.blob_id AS blob_id, m.prefix AS prefix, m.mime AS mime, m.envelope AS envelope
+         FROM ${WITH_STATE} WHERE m.mailbox_id = ? AND m.uid = ?`,
       )
       .get(mailboxId, uid);
     if (!r) return null;
@@ -105,6 +142,123 @@ export class Messages {
       mime: JSON.parse(r.mime) as MimeNode,
       envelope: JSON.parse(r.envelope) as Envelope,
     };
+  }
+
+  /**
+   * UID, MODSEQ and flags of every message of a mailbox with its HIGHESTMODSEQ and UIDNEXT, in one
+   * statement (one consistent read). better-sqlite3 builds a JavaScript object per row, which costs
+   * more than the read itself at 100,000 rows, so SQLite aggregates each column (one key range of
+   * message_state) into a JSON array; flag lists are interned by their JSON text.
+   */
+  states(mailboxId: number): MessageStates | null {
+    const row = this.db
+      .prep<{
+        uidvalidity: number;
+        highestmodseq: number;
+        uidnext: number;
+        uids: string;
+        modseqs: string;
+        flags: string;
+      }>(
+        `SELECT uidvalidity, highestmodseq, uidnext, s.uids, s.modseqs, s.flags
+         FROM mailboxes,
+              (SELECT json_group_array(uid) AS uids, json_group_array(modseq) AS modseqs,
+                      json_group_array(flags) AS flags
+               FROM (SELECT uid, modseq, flags FROM message_state WHERE mailbox_id = @mb ORDER BY uid)) AS s
+         WHERE id = @mb`,
+      )
+      .get({ mb: mailboxId });
+    if (!row) return null;
+    const uids = Uint32Array.from(JSON.parse(row.uids) as number[]);
+    const modseqs = Float64Array.from(JSON.parse(row.modseqs) as number[]);
+    const jsons = JSON.parse(row.flags) as string[];
+    const flagIds = new Uint32Array(jsons.length);
+    const flagSets: Flag[][] = [];
+    const byJson = new Map<string, number>();
+    for (let i = 0; i < jsons.length; i++) {
+      const json = jsons[i]!;
+      let id = byJson.get(json);
+      if (id === undefined) {
+        id = flagSets.length;
+        byJson.set(json, id);
+        flagSets.push(JSON.parse(json) as Flag[]);
+      }
+      flagIds[i] = id;
+    }
+    if (!ascending(uids)) sortColumns(uids, [modseqs, flagIds]);
+    return {
+      uids,
+      modseqs,
+      flagIds,
+      flagSets,
+      uidValidity: row.uidvalidity,
+      highestModseq: row.highestmodseq,
+      uidNext: row.uidnext,
+    };
+  }
+
+  /** sizes, internal dates and sent dates of the messages with fromUid <= uid <= toUid (see states) */
+  details(mailboxId: number, fromUid: number, toUid: number): MessageDetails {
+    const row = this.db
+      .prep<{ uids: string; sizes: string; dates: string; sent: string }>(
+        `SELECT json_group_array(uid) AS uids, json_group_array(size) AS sizes,
+                json_group_array(internal_date) AS dates, json_group_array(sent_date) AS sent
+         FROM (SELECT uid, size, internal_date, sent_date FROM messages
+               WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid)`,
+      )
+      .get(mailboxId, fromUid, toUid)!;
+    const sent = JSON.parse(row.sent) as Array<number | null>;
+    const out: MessageDetails = {
+      uids: Uint32Array.from(JSON.parse(row.uids) as number[]),
+      sizes: Float64Array.from(JSON.parse(row.sizes) as number[]),
+      internalDates: Float64Array.from(JSON.parse(row.dates) as number[]),
+      sentDates: new Float64Array(sent.length),
+    };
+    for (let i = 0; i < sent.length; i++) out.sentDates[i] = sent[i] ?? Number.NaN;
+    if (!ascending(out.uids)) sortColumns(out.uids, [out.sizes, out.internalDates, out.sentDates]);
+    return out;
+  }
+
+  countFlags(mailboxId: number): FlagCount[] {
+    return this.db
+      .prep<{ flags: string; n: number }>(
+        "SELECT flags, count(*) AS n FROM message_state WHERE mailbox_id = ? GROUP BY flags",
+      )
+      .all(mailboxId)
+      .map((r) => ({ flags: JSON.parse(r.flags) as Flag[], count: r.n }));
+  }
+
+  /**
+   * Fills sent_date of messages stored before schema version 5 (the Date: header is parsed here, not
+   * in SQL), in batches of short transactions, then clears the marker the migration left. Idempotent:
+   * another process doing the same at the same time does no harm. Returns the messages updated.
+   */
+  backfillSentDates(): number {
+    if (!this.db.prep("SELECT 1 FROM meta WHERE key = 'sent_date_backfill'").get()) return 0;
+    let after = 0;
+    let updated = 0;
+    for (;;) {
+      const rows = this.db.write(() => {
+        const batch = this.db
+          .prep<{ id: number; date: string | null }>(
+            `SELECT id, json_extract(envelope, '$.date') AS date FROM messages
+             WHERE id > ? AND sent_date IS NULL ORDER BY id LIMIT 2000`,
+          )
+          .all(after);
+        const set = this.db.prep("UPDATE messages SET sent_date = ? WHERE id = ?");
+        for (const r of batch) {
+          const t = parseSentDate(r.date)?.getTime();
+          if (t === undefined) continue;
+          set.run(t, r.id);
+          updated++;
+        }
+        return batch;
+      });
+      if (rows.length === 0) break;
+      after = rows[rows.length - 1]!.id;
+    }
+    this.db.write(() => this.db.prep("DELETE FROM meta WHERE key = 'sent_date_backfill'").run());
+    return updated;
   }
 
   envelopes(mailboxId: number): Map<number, Envelope> {
@@ -171,6 +325,7 @@ export class Messages {
         : null;
       const mime = JSON.stringify(content.mime);
       const envelope = JSON.stringify(content.envelope);
+      const sentDate = sentDateOf(content.envelope);
       const internalDate = (req.internalDate ?? new Date()).getTime();
       req.targets.forEach((target, i) => {
         const mailbox = this.targetMailbox(target.accountId, target.mailboxId);
@@ -182,16 +337,14 @@ export class Messages {
         const messageId = rowid(
           this.db
             .prep(
-              `INSERT INTO messages (mailbox_id, account_id, uid, modseq, flags, internal_date, size, blob_id,
-                                     prefix, mime, envelope, doc_id)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+              `INSERT INTO messages (mailbox_id, account_id, uid, internal_date, size, blob_id, prefix, mime,
+                                     envelope, doc_id, sent_date)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
             )
             .run(
               mailbox.id,
               target.accountId,
               slot.uid,
-              slot.modseq,
-              flags,
               internalDate,
               size,
               content.blobId,
@@ -199,8 +352,10 @@ export class Messages {
               mime,
               envelope,
               docId,
+              sentDate,
             ),
         );
+        this.insertState(mailbox.id, slot.uid, slot.modseq, flags);
         this.log(mailbox.id, slot.modseq, "append", slot.uid, flags);
         touched.set(mailbox.id, slot.modseq);
         copies.push({
@@ -217,36 +372,70 @@ export class Messages {
     return { copies, queueId, touched };
   }
 
+  /**
+   * Set-based: a STORE on 100,000 messages is a handful of statements, not two per message. The
+   * requested UIDs become ranges; the distinct flag lists among those messages (usually a few) are
+   * read and the operation applied to each list once; one INSERT logs every changed message with its
+   * own modseq (ascending with the UID, as the change log's key needs) and its new flags, and one
+   * upsert copies those log rows into message_state.
+   */
   storeFlags(req: StoreFlagsRequest, flags: Flag[]): { result: StoreFlagsResult; touched: Touched } {
-    this.mailbox(req.mailboxId);
-    const rows = this.select(req.mailboxId, req.uids);
-    const modified: number[] = [];
-    const changed: Array<{ id: number; uid: number; flags: Flag[] }> = [];
-    for (const r of rows) {
-      if (req.unchangedSince !== undefined && r.modseq > req.unchangedSince) {
-        modified.push(r.uid);
-        continue;
-      }
-      const before = JSON.parse(r.flags) as Flag[];
-      const after = applyFlagOperation(before, req.op, flags);
-      if (!sameFlags(before, after)) changed.push({ id: r.id, uid: r.uid, flags: after });
-    }
+    const box = this.mailbox(req.mailboxId);
     const touched: Touched = new Map();
-    const updated: StoreFlagsResult["updated"] = [];
-    let highest = this.mailbox(req.mailboxId).highestmodseq;
-    if (changed.length > 0) {
-      highest = this.mailboxes.bumpModseq(req.mailboxId, changed.length);
-      const first = highest - changed.length + 1;
-      const update = this.db.prep("UPDATE messages SET flags = ?, modseq = ? WHERE id = ?");
-      changed.forEach((c, i) => {
-        const json = JSON.stringify(c.flags);
-        update.run(json, first + i, c.id);
-        this.log(req.mailboxId, first + i, "flags", c.uid, json);
-        updated.push({ uid: c.uid, modseq: first + i, flags: c.flags });
-      });
-      touched.set(req.mailboxId, highest);
+    const unchanged = { updated: [], modified: [], highestModseq: box.highestmodseq };
+    if (req.uids.length === 0) return { result: unchanged, touched };
+    const mb = req.mailboxId;
+    const ranges = JSON.stringify(uidRanges(req.uids));
+    const since = req.unchangedSince ?? null;
+    const modified =
+      since === null
+        ? []
+        : this.db
+            .prep<number>(`SELECT s.uid FROM ${STATE_IN_RANGES} WHERE s.modseq > @since ORDER BY s.uid`)
+            .pluck()
+            .all({ ranges, mb, since });
+    const groups = this.db
+      .prep<{ flags: string; n: number }>(
+        `SELECT s.flags AS flags, count(*) AS n FROM ${STATE_IN_RANGES}
+         WHERE @since IS NULL OR s.modseq <= @since GROUP BY s.flags`,
+      )
+      .all({ ranges, mb, since });
+    const pairs: Array<[string, string]> = [];
+    const afterByJson = new Map<string, Flag[]>();
+    let n = 0;
+    for (const g of groups) {
+      const before = JSON.parse(g.flags) as Flag[];
+      const after = applyFlagOperation(before, req.op, flags);
+      if (sameFlags(before, after)) continue;
+      const json = JSON.stringify(after);
+      pairs.push([g.flags, json]);
+      afterByJson.set(json, after);
+      n += g.n;
     }
-    return { result: { updated, modified, highestModseq: highest }, touched };
+    if (n === 0) return { result: { ...unchanged, modified }, touched };
+    const last = this.mailboxes.bumpModseq(mb, n);
+    const first = last - n + 1;
+    const logged = this.db
+      .prep(
+        `INSERT INTO changes (mailbox_id, modseq, kind, uid, flags)
+         SELECT @mb, @first - 1 + row_number() OVER (ORDER BY s.uid), 'flags', s.uid, p.value ->> 1
+         FROM ${STATE_IN_RANGES} JOIN json_each(@pairs) p ON p.value ->> 0 = s.flags
+         WHERE @since IS NULL OR s.modseq <= @since`,
+      )
+      .run({ ranges, mb, since, first, pairs: JSON.stringify(pairs) });
+    if (logged.changes !== n) throw new Error(`storeFlags: ${logged.changes} changes logged, ${n} expected`);
+    const rows = this.db
+      .prep<{ uid: number; modseq: number; flags: string }>(
+        `INSERT INTO message_state (mailbox_id, uid, modseq, flags)
+         SELECT mailbox_id, uid, modseq, flags FROM changes WHERE mailbox_id = @mb AND modseq BETWEEN @first AND @last
+         ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq, flags = excluded.flags
+         RETURNING uid, modseq, flags`,
+      )
+      .all({ mb, first, last });
+    rows.sort((a, b) => a.uid - b.uid);
+    const updated = rows.map((r) => ({ uid: r.uid, modseq: r.modseq, flags: afterByJson.get(r.flags)! }));
+    touched.set(mb, last);
+    return { result: { updated, modified, highestModseq: last }, touched };
   }
 
   /** copies in source UID order; MOVE also expunges the sources in the same transaction */
@@ -271,9 +460,9 @@ export class Messages {
     const n = rows.length;
     const slot = this.allocate(toId, n);
     const insert = this.db.prep(
-      `INSERT INTO messages (mailbox_id, account_id, uid, modseq, flags, internal_date, size, blob_id, prefix,
-                             mime, envelope, doc_id)
-       SELECT ?, ?, ?, ?, flags, internal_date, size, blob_id, prefix, mime, envelope, doc_id
+      `INSERT INTO messages (mailbox_id, account_id, uid, internal_date, size, blob_id, prefix, mime, envelope,
+                             doc_id, sent_date)
+       SELECT ?, ?, ?, internal_date, size, blob_id, prefix, mime, envelope, doc_id, sent_date
        FROM messages WHERE id = ?`,
     );
     const mapping: Array<[number, number]> = [];
@@ -281,7 +470,8 @@ export class Messages {
       // allocate() reserved uid…uid+n-1 and modseq-n+1…modseq
       const uid = slot.uid + i;
       const modseq = slot.modseq - n + 1 + i;
-      insert.run(toId, dst.account_id, uid, modseq, r.id);
+      insert.run(toId, dst.account_id, uid, r.id);
+      this.insertState(toId, uid, modseq, r.flags);
       this.log(toId, modseq, "append", uid, r.flags);
       mapping.push([r.uid, uid]);
     });
@@ -342,10 +532,17 @@ export class Messages {
     if (uids.length === 0) return [];
     return this.db
       .prep<SummaryRow>(
-        `SELECT ${SUMMARY_COLUMNS} FROM messages
-         WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid`,
+        `SELECT ${SUMMARY_COLUMNS} FROM json_each(@ranges) r CROSS JOIN ${WITH_STATE}
+         WHERE m.mailbox_id = @mb AND m.uid BETWEEN r.value ->> 0 AND r.value ->> 1 ORDER BY m.uid`,
       )
-      .all(mailboxId, JSON.stringify(uids));
+      .all({ ranges: JSON.stringify(uidRanges(uids)), mb: mailboxId });
+  }
+
+  /** the flags and modseq of a new message (removed with it by a trigger) */
+  private insertState(mailboxId: number, uid: number, modseq: number, flags: string): void {
+    this.db
+      .prep("INSERT INTO message_state (mailbox_id, uid, modseq, flags) VALUES (?, ?, ?, ?)")
+      .run(mailboxId, uid, modseq, flags);
   }
 
   private mailbox(id: number): MailboxRow {
@@ -400,5 +597,19 @@ export class Messages {
     this.db
       .prep("INSERT INTO changes (mailbox_id, modseq, kind, uid, flags) VALUES (?, ?, ?, ?, ?)")
       .run(mailboxId, modseq, kind, uid, flags);
+  }
+}
+
+function ascending(uids: Uint32Array): boolean {
+  for (let i = 1; i < uids.length; i++) if (uids[i]! <= uids[i - 1]!) return false;
+  return true;
+}
+
+/** Sorts parallel columns by the first (ascending): aggregates do not promise the subquery's order. */
+function sortColumns(keys: Uint32Array, others: Array<Float64Array | Uint32Array>): void {
+  const order = Array.from(keys.keys()).sort((a, b) => keys[a]! - keys[b]!);
+  for (const col of [keys, ...others]) {
+    const copy = col.slice();
+    for (let i = 0; i < order.length; i++) col[i] = copy[order[i]!]!;
   }
 }

@@ -11,18 +11,25 @@ import {
   type Account,
   type Alias,
   type ChangeBus,
+  type ClaimedQueueJob,
+  type ClaimQueueOptions,
   type CopyResult,
   type DeliveryRequest,
   type DeliveryResult,
   type Domain,
   type Mailbox,
   type MailboxChange,
+  type FlagCount,
+  type MessageDetails,
+  type MessageStates,
   type MailStore,
   type MessageRecord,
   type MessageSource,
   type MessageSummary,
   type NewAccount,
+  type QueueCompletion,
   type QueueMessage,
+  type QueueUpdate,
   type Quota,
   type RecipientResolution,
   type ScramCredentials,
@@ -95,6 +102,14 @@ export class SqliteMailStore implements MailStore {
       messages: new Messages(db, mailboxes, queue),
       queue,
     };
+    // once after the upgrade to schema 5: the Date: header of messages stored before it
+    const filled = this.parts.messages.backfillSentDates();
+    if (filled > 0) {
+      this.opts.log?.info(
+        { path: this.opts.path, messages: filled },
+        "sent dates of stored messages filled in",
+      );
+    }
   }
 
   async close(): Promise<void> {
@@ -278,6 +293,21 @@ export class SqliteMailStore implements MailStore {
     return this.p.messages.envelopes(mailboxId);
   }
 
+  async listMessageStates(mailboxId: number): Promise<MessageStates | null> {
+    return this.p.messages.states(mailboxId);
+  }
+
+  async listMessageDetails(
+    mailboxId: number,
+    opts?: { fromUid?: number; toUid?: number },
+  ): Promise<MessageDetails> {
+    return this.p.messages.details(mailboxId, opts?.fromUid ?? 1, opts?.toUid ?? 0xffffffff);
+  }
+
+  async countFlags(mailboxId: number): Promise<FlagCount[]> {
+    return this.p.messages.countFlags(mailboxId);
+  }
+
   async getMessageSource(mailboxId: number, uid: number): Promise<MessageSource | null> {
     return this.p.messages.source(mailboxId, uid);
   }
@@ -359,6 +389,31 @@ export class SqliteMailStore implements MailStore {
 
   async retryQueued(id?: string): Promise<number> {
     return this.p.queue.retry(id);
+  }
+
+  async claimQueue(opts: ClaimQueueOptions): Promise<ClaimedQueueJob[]> {
+    const p = this.p;
+    return p.commit.run(() => p.queue.claim(opts));
+  }
+
+  async completeQueue(updates: QueueUpdate[]): Promise<QueueCompletion> {
+    const p = this.p;
+    if (updates.length === 0) return { applied: [], removedMessages: [] };
+    return p.commit.run(() => p.queue.complete(updates));
+  }
+
+  async releaseLeases(owner: string): Promise<number> {
+    const p = this.p;
+    return p.commit.run(() => p.queue.releaseLeases(owner));
+  }
+
+  async nextQueueDue(): Promise<Date | null> {
+    return this.p.queue.nextDue();
+  }
+
+  async markDelayNotified(recipientIds: number[], at: Date): Promise<void> {
+    const p = this.p;
+    await p.commit.run(() => p.queue.markDelayNotified(recipientIds, at));
   }
 
   // ---- blobs ----

@@ -6,6 +6,7 @@ import { addressBelongsTo } from "../../../policy/recipients.js";
 import type { MimeLimits } from "../../../mail/mime-types.js";
 import { StoreError } from "../../../store/types.js";
 import { REPLIES, type Reply, withText } from "../../protocol/reply.js";
+import type { SpooledMessage } from "../../../delivery/types.js";
 import type { SmtpSession } from "../session.js";
 
 export function mimeLimits(s: SmtpSession): Partial<MimeLimits> {
@@ -39,6 +40,17 @@ export async function commitMessage(s: SmtpSession): Promise<void> {
         }
       }
     }
+    // RFC 5321 §6.3: too many Received fields means a loop; refuse rather than pass it on again.
+    const header = await s.deps.store.blobs.read(message.blobId, 0, Math.min(message.mime.headerEnd, 1 << 20));
+    const hops = countReceived(header);
+    if (hops > s.deps.config.limits.hops) {
+      s.reject("too-many-hops");
+      s.txn = null;
+      await spool.abort();
+      s.reply({ code: 554, enhanced: "5.4.6", lines: [`Too many hops (${hops} Received header fields): mail loop?`] });
+      return;
+    }
+    const queueExtraPrefix = await dkimPrefix(s, message, txn.from?.address ?? "");
     const outcome = await s.deps.delivery.deliver(
       message,
       {
@@ -58,7 +70,7 @@ export async function commitMessage(s: SmtpSession): Promise<void> {
         authenticatedAs: s.account?.address ?? null,
         id,
       },
-      { accountId: s.account?.id ?? null },
+      { accountId: s.account?.id ?? null, queueExtraPrefix },
     );
     s.txn = null;
     s.deps.metrics.messagesAccepted.inc({ listener: s.role });
@@ -78,6 +90,39 @@ export async function commitMessage(s: SmtpSession): Promise<void> {
     s.txn = null;
     await spool.abort().catch(() => undefined);
     s.reply(storeFailureReply(s, err));
+  }
+}
+
+/** Received: fields in a header section (field names at line starts). */
+export function countReceived(header: Buffer): number {
+  return header.toString("latin1").match(/(?:^|\n)Received[ \t]*:/gi)?.length ?? 0;
+}
+
+/**
+ * DKIM-Signature fields for what an authenticated user sends to other domains (RFC 6376, RFC 8463),
+ * signed for the From domain when it is ours (DMARC alignment), else the envelope sender's. Local
+ * copies are not signed: they never leave the server. A signing failure is logged, not fatal:
+ * unsigned mail is better than lost mail.
+ */
+async function dkimPrefix(s: SmtpSession, message: SpooledMessage, mailFrom: string): Promise<string> {
+  const signer = s.deps.signer;
+  const txn = s.txn;
+  if (!signer || !s.account || !txn?.recipients.some((r) => r.kind === "remote")) return "";
+  const fromDomain = message.envelope.from.find((a) => a.host)?.host ?? null;
+  const senderDomain = mailFrom.includes("@") ? mailFrom.slice(mailFrom.lastIndexOf("@") + 1) : null;
+  let domain: string | null = null;
+  for (const d of [fromDomain, senderDomain]) {
+    if (d && (await s.deps.store.getDomain(d.toLowerCase()))) {
+      domain = d.toLowerCase();
+      break;
+    }
+  }
+  if (!domain) return "";
+  try {
+    return await signer.sign({ body: s.deps.store.blobs.createReadStream(message.blobId) }, { domain });
+  } catch (err) {
+    s.log.error("internal.error", `DKIM signing for ${domain} failed; sending unsigned`, { err });
+    return "";
   }
 }
 
