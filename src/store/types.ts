@@ -506,13 +506,16 @@ export interface MailStore {
   retryQueued(id?: string): Promise<number>;
   /**
    * Leases due recipients (pending/deferred, next attempt <= now, no live lease) to `owner` in one
-   * transaction, grouped per (message, domain), the longest-due first. Durable before it resolves.
+   * transaction, grouped per (message, domain), the longest-due first. A lease need not survive a
+   * crash (its recipients simply become claimable again), so backends may commit it without a sync.
    */
   claimQueue(opts: ClaimQueueOptions): Promise<ClaimedQueueJob[]>;
   /**
    * Records attempts: status, attempts + 1, last attempt, next attempt (deferred only), reply and
    * DSN fields; releases the lease. A message whose recipients are all delivered or failed is
-   * removed with its recipients. One transaction, durable before it resolves.
+   * removed with its recipients. One transaction; it survives a process crash, but a backend may
+   * commit it without a sync (a power failure may then undo it: the recipient is tried again, a
+   * duplicate rather than a loss, RFC 5321 §6.1).
    */
   completeQueue(updates: QueueUpdate[]): Promise<QueueCompletion>;
   /** drops every lease of `owner` (its previous process is dead); returns recipients released */

@@ -136,6 +136,20 @@ describe("SMTP client against Postamt", { timeout: 60_000 }, () => {
     }
   });
 
+  it("sends a message given as in-memory pieces, by DATA and by BDAT, bytes intact", async () => {
+    // split inside a CRLF and before a leading dot: the encoder must carry state across pieces
+    const bytes = Buffer.from(MESSAGE, "utf8");
+    const cut = MESSAGE.indexOf("\n.") > 0 ? MESSAGE.indexOf("\n.") : 10;
+    const pieces = () => [bytes.subarray(0, cut), bytes.subarray(cut, cut + 1), bytes.subarray(cut + 1)];
+    for (const chunking of [false, true]) {
+      const c = track(await connect(base("smtp", { chunking })));
+      const r = await c.send(envelope(["alice@example.test"]), pieces);
+      assert.equal(r.data?.code, 250, r.data?.text);
+      assert.equal((await lastMessage(t, "alice@example.test")).body, STORED, `chunking ${chunking}`);
+      await c.quit();
+    }
+  });
+
   it("reuses one connection for three messages (BDAT), each stored", async () => {
     const c = track(await connect(base("smtp")));
     const before = (await lastMessage(t, "alice@example.test")).count;

@@ -259,7 +259,7 @@ export class RemoteTransport implements Transport {
         ...(message.dsn.ret ? { ret: message.dsn.ret } : {}),
         ...(message.dsn.envid ? { envid: message.dsn.envid } : {}),
       },
-      () => Readable.from(this.source(job)),
+      () => this.sourceFor(job),
     );
     const where = `${host.name}[${address}]`;
     if (result.mail.code >= 400) {
@@ -294,6 +294,13 @@ export class RemoteTransport implements Transport {
     const traits = await scanMessage(parts);
     this.traits.set(key, { traits, body });
     return traits;
+  }
+
+  /** in-memory pieces when messageTraits kept the bytes (the client writes them at once), else a stream */
+  private sourceFor(job: DeliveryJob): Readable | Buffer[] {
+    const body = this.traits.get(job.message.id)?.body;
+    if (body) return job.message.prefix.length > 0 ? [job.message.prefix, body] : [body];
+    return Readable.from(this.source(job));
   }
 
   /** the bytes to send: the queue prefix, then the blob (from memory when messageTraits kept it) */

@@ -3,10 +3,10 @@
 // and reports every reply; deciding what a reply means for the message (retry, bounce) is the
 // caller's business.
 import { type Socket, isIP, connect as netConnect } from "node:net";
-import type { Readable, Transform } from "node:stream";
+import { Readable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type TLSSocket, rootCertificates, connect as tlsConnect } from "node:tls";
-import { DotStuffer, crlfNormalizer } from "./dot-stuffer.js";
+import { ContentEncoder, DotStuffer, crlfNormalizer } from "./dot-stuffer.js";
 import { authMechanisms, parseEhlo, sizeLimit } from "./ehlo-parse.js";
 import { ReplyParser } from "./reply-parser.js";
 import {
@@ -14,6 +14,7 @@ import {
   type ClientReply,
   type ConnectFn,
   type OutboundEnvelope,
+  type MessageSource,
   type OutboundRecipient,
   type RecipientResult,
   type SendResult,
@@ -528,7 +529,7 @@ class Connection implements SmtpConnection {
     return !this.quitting && !w.closed && !w.error && !w.got421 && !w.socket.destroyed;
   }
 
-  async send(envelope: OutboundEnvelope, source: () => Readable): Promise<SendResult> {
+  async send(envelope: OutboundEnvelope, source: MessageSource): Promise<SendResult> {
     if (this.busy) throw new Error("a transaction is already in progress on this connection");
     const utf8 = validateEnvelope(envelope);
     if (!this.usable) throw new ClientError("protocol", `the connection to ${this.wire.peer} is closed`);
@@ -561,7 +562,7 @@ class Connection implements SmtpConnection {
 
   private async transaction(
     envelope: OutboundEnvelope,
-    source: () => Readable,
+    source: MessageSource,
     utf8: boolean,
   ): Promise<SendResult> {
     const ext = this.extensions;
@@ -654,10 +655,19 @@ class Connection implements SmtpConnection {
   }
 
   /** DATA content, dot-stuffed, then the reply to the final dot. */
-  private async sendData(source: () => Readable): Promise<ClientReply> {
+  private async sendData(source: MessageSource): Promise<ClientReply> {
     const w = this.wire;
     try {
-      await pump(source(), new DotStuffer(), (chunk) => w.write(chunk, this.t.dataBlock, "message data"));
+      const src = source();
+      if (Array.isArray(src)) {
+        // in memory: encode and write it in one piece (no stream machinery per message)
+        const enc = new ContentEncoder();
+        const parts = (src as readonly Buffer[]).map((b) => enc.push(b));
+        parts.push(enc.end());
+        await w.write(Buffer.concat(parts), this.t.dataBlock, "message data");
+      } else {
+        await pump(src as Readable, new DotStuffer(), (chunk) => w.write(chunk, this.t.dataBlock, "message data"));
+      }
     } catch (err) {
       // Never send the final dot after a failed source: the remote would deliver a truncated message.
       // A remote that replied (421, 554) and hung up mid-data gave its answer, though.
@@ -672,7 +682,7 @@ class Connection implements SmtpConnection {
    * always held back so that the LAST chunk is not empty (except for an empty message). With
    * PIPELINING up to BDAT_WINDOW chunks are in flight; the first failed chunk stops the sending.
    */
-  private async sendBdat(source: () => Readable, pipelining: boolean): Promise<ClientReply> {
+  private async sendBdat(source: MessageSource, pipelining: boolean): Promise<ClientReply> {
     const w = this.wire;
     const t = this.t;
     const size = Math.max(1, this.opts.bdatChunkSize ?? DEFAULT_CHUNK);
@@ -700,7 +710,9 @@ class Connection implements SmtpConnection {
     };
 
     try {
-      await pump(source(), crlfNormalizer(), async (piece) => {
+      const src = source();
+      const stream = Array.isArray(src) ? Readable.from(src as readonly Buffer[]) : (src as Readable);
+      await pump(stream, crlfNormalizer(), async (piece) => {
         pending.push(piece);
         pendingLength += piece.length;
         // strictly more than a chunk: keep the tail for the LAST chunk

@@ -149,7 +149,7 @@ export interface SmtpConnection {
    * message streamed from `source()` (dot-stuffed here), pipelined when PIPELINING is offered
    * (RFC 2920). After a transaction the connection can be reused (RSET is sent when needed).
    */
-  send(envelope: OutboundEnvelope, source: () => Readable): Promise<SendResult>;
+  send(envelope: OutboundEnvelope, source: MessageSource): Promise<SendResult>;
   /** true while the connection can carry another transaction */
   readonly usable: boolean;
   /** QUIT and close (never throws) */
@@ -157,5 +157,8 @@ export interface SmtpConnection {
   /** drop the connection at once */
   destroy(): void;
 }
+
+/** The message to send: a stream, or (small messages already in memory) its pieces in order. */
+export type MessageSource = () => Readable | readonly Buffer[];
 
 export type ConnectFn = (opts: SmtpClientOptions) => Promise<SmtpConnection>;

@@ -23,6 +23,8 @@ export interface GroupCommitStats {
 
 export class GroupCommit {
   private queue: Pending[] = [];
+  /** work committed in its own transactions without a sync (see runUnsynced) */
+  private unsynced: Pending[] = [];
   private scheduled = false;
   private closed = false;
   private readonly counters: GroupCommitStats = { batches: 0, requests: 0, largestBatch: 0 };
@@ -38,11 +40,30 @@ export class GroupCommit {
     if (this.closed) return Promise.reject(new StoreError("closed", "store is closed"));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // setImmediate, not a microtask: lets every session whose data ended in this I/O turn join
-        setImmediate(() => this.flush());
-      }
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // setImmediate, not a microtask: lets every session whose data ended in this I/O turn join
+    setImmediate(() => this.flush());
+  }
+
+  /**
+   * Queues work whose loss in a power failure is harmless (queue leases and outcomes: the recipient is
+   * just tried again). It is grouped like run() but committed, after the durable batch of the same
+   * turn, in a transaction without an fsync: synchronous=NORMAL in WAL mode skips the sync at commit
+   * and keeps checkpoints synced, so a power failure can lose the transaction but never corrupt the
+   * database (SQLite docs, "WAL mode"); a process crash loses nothing. The next durable commit syncs
+   * its frames too.
+   */
+  runUnsynced<T>(work: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreError("closed", "store is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.unsynced.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.schedule();
     });
   }
 
@@ -58,10 +79,18 @@ export class GroupCommit {
 
   private flush(): void {
     this.scheduled = false;
-    while (this.queue.length > 0) this.commit(this.queue.splice(0, this.maxBatch));
+    while (this.queue.length > 0) this.commit(this.queue.splice(0, this.maxBatch), true);
+    if (this.unsynced.length > 0) {
+      this.db.prep("PRAGMA synchronous = NORMAL").run();
+      try {
+        while (this.unsynced.length > 0) this.commit(this.unsynced.splice(0, this.maxBatch), false);
+      } finally {
+        this.db.prep("PRAGMA synchronous = FULL").run();
+      }
+    }
   }
 
-  private commit(batch: Pending[]): void {
+  private commit(batch: Pending[], synced: boolean): void {
     const db = this.db;
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     try {
@@ -90,7 +119,7 @@ export class GroupCommit {
       for (const p of batch) p.reject(err);
       return;
     }
-    this.counters.batches++;
+    if (synced) this.counters.batches++;
     this.counters.requests += batch.length;
     this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
     batch.forEach((p, i) => {

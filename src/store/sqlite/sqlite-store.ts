@@ -393,13 +393,16 @@ export class SqliteMailStore implements MailStore {
 
   async claimQueue(opts: ClaimQueueOptions): Promise<ClaimedQueueJob[]> {
     const p = this.p;
-    return p.commit.run(() => p.queue.claim(opts));
+    // a lease need not survive a crash (the recipients just become claimable again): no fsync
+    return p.commit.runUnsynced(() => p.queue.claim(opts));
   }
 
   async completeQueue(updates: QueueUpdate[]): Promise<QueueCompletion> {
     const p = this.p;
     if (updates.length === 0) return { applied: [], removedMessages: [] };
-    return p.commit.run(() => p.queue.complete(updates));
+    // Not synced either (RFC 5321 §6.1: a duplicate is better than a loss): a power failure can undo
+    // an outcome, and the recipient is tried again; a process crash cannot (the WAL write happened).
+    return p.commit.runUnsynced(() => p.queue.complete(updates));
   }
 
   async releaseLeases(owner: string): Promise<number> {
