@@ -30,7 +30,7 @@ import {
 } from "../protocol/compose.js";
 import { formatSection } from "../protocol/fetch-items.js";
 import type { FetchItem, Section } from "../protocol/types.js";
-import type { MessageState } from "./selected-mailbox.js";
+import type { MessageState, SelectedMailbox } from "./selected-mailbox.js";
 
 export interface FetchPlan {
   /** the items to answer, deduplicated, in the order asked (UID first for UID FETCH) */
@@ -43,6 +43,8 @@ export interface FetchPlan {
   modseq: boolean;
   flags: boolean;
   uid: boolean;
+  /** RFC822.SIZE or INTERNALDATE: the view's sizes and dates must be loaded */
+  details: boolean;
 }
 
 const RECORD_ITEMS = new Set<string>([
@@ -106,6 +108,7 @@ export function planFetch(
     modseq: items.some((i) => i.type === "MODSEQ"),
     flags: items.some((i) => i.type === "FLAGS"),
     uid: items.some((i) => i.type === "UID"),
+    details: items.some((i) => i.type === "RFC822.SIZE" || i.type === "INTERNALDATE"),
   };
 }
 
@@ -197,8 +200,62 @@ function text(name: string, value: string): Prepared {
 }
 
 export function flagsValue(ctx: Pick<FetchContext, "rev1" | "recent">, m: MessageState): string {
-  return flagList(ctx.rev1 && ctx.recent.has(m.uid) ? [...m.flags, "\\Recent"] : m.flags);
+  return flagsText(ctx, m.uid, m.flags);
 }
+
+function flagsText(
+  ctx: Pick<FetchContext, "rev1" | "recent">,
+  uid: number,
+  flags: readonly string[],
+): string {
+  if (ctx.rev1 && ctx.recent.has(uid)) return flagList([...flags, "\\Recent"]);
+  // the view's flag lists are interned (one array per distinct list): render each once
+  let text = flagTexts.get(flags);
+  if (text === undefined) {
+    text = flagList(flags);
+    flagTexts.set(flags, text);
+  }
+  return text;
+}
+
+/**
+ * `* seq FETCH (…)` CRLF for a plan whose items all come from the view (no record, so no \Seen
+ * change either), as prepareMessage and writeMessage would make it, without an object per message:
+ * FETCH 1:* (FLAGS) on a big mailbox. Sizes and dates must have been loaded (plan.details).
+ */
+export function viewResponse(ctx: FetchContext, plan: FetchPlan, view: SelectedMailbox, seq: number): string {
+  const uid = view.uidAt(seq);
+  let line = `* ${seq} FETCH (`;
+  const items = plan.items;
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i]!;
+    if (i > 0) line += " ";
+    switch (it.type) {
+      case "FLAGS":
+        line += `FLAGS ${flagsText(ctx, uid, view.flagsAt(seq))}`;
+        break;
+      case "UID":
+        line += `UID ${uid}`;
+        break;
+      case "INTERNALDATE":
+        line += `INTERNALDATE ${dateTime(new Date(view.internalDateAt(seq)))}`;
+        break;
+      case "RFC822.SIZE":
+        line += `RFC822.SIZE ${view.sizeAt(seq)}`;
+        break;
+      case "MODSEQ":
+        line += `MODSEQ ${modseqValue(view.modseqAt(seq))}`;
+        break;
+      default:
+        throw new Error(`${it.type} needs the message record`);
+    }
+  }
+  // as finish(): FLAGS under CONDSTORE carry MODSEQ (RFC 7162 §3.1)
+  if (plan.flags && ctx.condstore && !plan.modseq) line += ` MODSEQ ${modseqValue(view.modseqAt(seq))}`;
+  return `${line})\r\n`;
+}
+
+const flagTexts = new WeakMap<readonly string[], string>();
 
 /** An item answered from the view, or undefined when it needs the record. */
 function viewItem(ctx: FetchContext, it: FetchItem, m: MessageState): Prepared | undefined {
@@ -416,37 +473,60 @@ export async function* decodeSlice(
 
 /**
  * Collects small responses in a 64 KiB buffer and writes it through `out` (which waits for the
- * socket to drain) when full: `FETCH 1:* (FLAGS)` on a large mailbox is a few hundred writes, not
- * one per message, and no string is joined. Large chunks (literal data) pass straight through,
- * in order.
+ * socket to drain) when full: `FETCH 1:* (FLAGS)` on a large mailbox is a few dozen writes, not one
+ * per message. Text is joined as a string and encoded some 16 K characters at a time (one encoding
+ * call per batch, not per response). Large chunks (literal data) pass straight through, in order.
  */
 export class BatchSink implements ByteSink {
   private buf = Buffer.allocUnsafe(BATCH);
   private pos = 0;
+  /** text queued but not yet encoded into buf */
+  private str = "";
 
   constructor(private readonly out: (b: Buffer) => Promise<void>) {}
 
   /** Queues text (UTF-8); a promise when the batch had to be written first. */
   text(t: string): Promise<void> | undefined {
+    this.str += t;
+    return this.str.length < TEXT_BATCH ? undefined : this.encode();
+  }
+
+  write(b: Buffer): Promise<void> | undefined {
+    const encoded = this.encode();
+    if (encoded) return encoded.then(() => this.writeBytes(b));
+    return this.writeBytes(b);
+  }
+
+  async flush(): Promise<void> {
+    const encoded = this.encode();
+    if (encoded) await encoded;
+    await this.flushBuffer();
+  }
+
+  /** moves the queued text into the buffer (writing the buffer out first when it has no room) */
+  private encode(): Promise<void> | undefined {
+    const t = this.str;
+    if (t === "") return undefined;
+    this.str = "";
     // a UTF-16 code unit takes at most 3 UTF-8 bytes
     if (t.length * 3 <= BATCH - this.pos) {
       this.pos += this.buf.write(t, this.pos);
       return undefined;
     }
-    return this.flush().then(() => {
+    return this.flushBuffer().then(() => {
       if (t.length * 3 > BATCH) return this.out(Buffer.from(t, "utf8"));
       this.pos += this.buf.write(t, this.pos);
       return undefined;
     });
   }
 
-  write(b: Buffer): Promise<void> | undefined {
+  private writeBytes(b: Buffer): Promise<void> | undefined {
     if (b.length < PASS_THROUGH && b.length <= BATCH - this.pos) {
       b.copy(this.buf, this.pos);
       this.pos += b.length;
       return undefined;
     }
-    return this.flush().then(() => {
+    return this.flushBuffer().then(() => {
       if (b.length >= PASS_THROUGH) return this.out(b);
       b.copy(this.buf, 0);
       this.pos = b.length;
@@ -454,7 +534,7 @@ export class BatchSink implements ByteSink {
     });
   }
 
-  async flush(): Promise<void> {
+  private async flushBuffer(): Promise<void> {
     if (this.pos === 0) return;
     const full = this.buf.subarray(0, this.pos);
     this.buf = Buffer.allocUnsafe(BATCH);
@@ -463,6 +543,8 @@ export class BatchSink implements ByteSink {
   }
 }
 
+/** characters of text joined before they are encoded into the batch (×3 fits any batch) */
+const TEXT_BATCH = 16 * 1024;
 const BATCH = 64 * 1024;
 const PASS_THROUGH = 16 * 1024;
 

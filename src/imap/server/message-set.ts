@@ -33,11 +33,11 @@ export function resolveMessages(
     for (const [lo, hi] of resolveSequenceSet(set, view.exists)) for (let n = lo; n <= hi; n++) seqs.push(n);
     return { ok: true, seqs };
   }
-  const all = view.all();
   const seqs: number[] = [];
+  const n = view.exists;
   // "*" is the highest UID in use; in an empty mailbox nothing matches anyway.
   for (const [lo, hi] of resolveSequenceSet(set, view.maxUid)) {
-    for (let i = lowerBoundUid(all, lo); i < all.length && all[i]!.uid <= hi; i++) seqs.push(i + 1);
+    for (let seq = view.countBelow(lo) + 1; seq <= n && view.uidAt(seq) <= hi; seq++) seqs.push(seq);
   }
   return { ok: true, seqs };
 }
@@ -56,17 +56,6 @@ export function uidSetPredicate(
   // highest one are still covered.
   const ranges = resolveSequenceSet(set, Math.max(view.maxUid, view.uidNext - 1));
   return (u) => rangesHas(ranges, u);
-}
-
-function lowerBoundUid(all: readonly { uid: number }[], uid: number): number {
-  let lo = 0;
-  let hi = all.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (all[mid]!.uid < uid) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 function dedupeSorted(a: number[]): number[] {

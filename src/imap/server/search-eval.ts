@@ -2,12 +2,14 @@
 // sizes, internal dates) are answered from the session's view; BODY/TEXT from the full-text index
 // (never by scanning message files); address and subject keys from the stored envelope; other header
 // fields from the message's header bytes only. Message records are loaded once per message, lazily.
+// A key that needs no record is evaluated synchronously: no promise per message, which is what
+// SEARCH TEXT and SORT … ALL over 100,000 messages would otherwise pay.
 import { decodeWords, splitHeaderFields } from "../../mail/header.js";
 import type { EnvelopeAddress } from "../../mail/mime-types.js";
 import type { MailStore, MessageRecord } from "../../store/types.js";
-import { rangesHas, resolveSequenceSet } from "../protocol/sequence-set.js";
+import { type Ranges, rangesHas, resolveSequenceSet } from "../protocol/sequence-set.js";
 import type { ImapDate, SearchKey, SequenceSet } from "../protocol/types.js";
-import type { MessageState, SelectedMailbox } from "./selected-mailbox.js";
+import type { SelectedMailbox } from "./selected-mailbox.js";
 
 export interface SearchContext {
   store: MailStore;
@@ -18,23 +20,59 @@ export interface SearchContext {
 
 interface Candidate {
   seq: number;
-  msg: MessageState;
+  uid: number;
   record?: MessageRecord | null;
   header?: Map<string, string[]>;
 }
 
+/** what one evaluation prepared: full-text hits, resolved sets, "$" */
+interface Evaluation {
+  ctx: SearchContext;
+  text: Map<string, Set<number>>;
+  sets: Map<SequenceSet, Ranges>;
+  saved: Set<number>;
+}
+
+type Result = boolean | Promise<boolean>;
+
 /** Returns the UIDs (ascending) of the messages that match. */
 export async function evaluateSearch(key: SearchKey, ctx: SearchContext): Promise<number[]> {
-  savedSets.set(ctx, new Set(ctx.saved));
-  const textHits = new Map<string, Set<number>>();
-  await collectText(key, ctx, textHits);
+  const view = ctx.view;
+  const n = view.exists;
   const out: number[] = [];
-  const all = ctx.view.all();
-  for (let i = 0; i < all.length; i++) {
-    const c: Candidate = { seq: i + 1, msg: all[i]! };
-    if (await matches(key, c, ctx, textHits)) out.push(c.msg.uid);
+  if (key.key === "all") {
+    for (let seq = 1; seq <= n; seq++) out.push(view.uidAt(seq));
+    return out;
+  }
+  const ev: Evaluation = { ctx, text: new Map(), sets: new Map(), saved: new Set(ctx.saved) };
+  await collectText(key, ctx, ev.text);
+  if (needsDetails(key)) await view.ensureDetails();
+  for (let seq = 1; seq <= n; seq++) {
+    const c: Candidate = { seq, uid: view.uidAt(seq) };
+    const r = matches(key, c, ev);
+    if (r === true || (r !== false && (await r))) out.push(c.uid);
   }
   return out;
+}
+
+/** sizes or internal dates: loaded for the whole view before the pass */
+function needsDetails(k: SearchKey): boolean {
+  switch (k.key) {
+    case "size":
+    case "older":
+    case "younger":
+      return true;
+    case "date":
+      return k.of === "internal";
+    case "not":
+      return needsDetails(k.operand);
+    case "or":
+      return needsDetails(k.left) || needsDetails(k.right);
+    case "and":
+      return k.keys.some(needsDetails);
+    default:
+      return false;
+  }
 }
 
 /** Runs every BODY/TEXT key against the full-text index once, before the per-message pass. */
@@ -63,67 +101,85 @@ async function collectText(
   }
 }
 
-async function matches(
-  key: SearchKey,
-  c: Candidate,
-  ctx: SearchContext,
-  text: Map<string, Set<number>>,
-): Promise<boolean> {
+/** true/false for keys answered from the view; a promise only where a record or header is read */
+function matches(key: SearchKey, c: Candidate, ev: Evaluation): Result {
+  const view = ev.ctx.view;
   switch (key.key) {
     case "all":
       return true;
     case "flag": {
-      const has = key.flag === "\\Recent" ? ctx.view.recent.has(c.msg.uid) : hasFlag(c.msg.flags, key.flag);
+      const has = key.flag === "\\Recent" ? view.recent.has(c.uid) : view.hasFlagAt(c.seq, key.flag);
       return has === key.set;
     }
     case "seq":
-      return inSet(key.set, c.seq, ctx.view.exists, ctx, false);
+      return inSet(key.set, c.seq, view.exists, ev, false, c);
     case "uid":
-      return inSet(key.set, c.msg.uid, ctx.view.maxUid, ctx, true);
-    case "size":
-      return key.op === "larger" ? c.msg.size > key.size : c.msg.size < key.size;
+      return inSet(key.set, c.uid, view.maxUid, ev, true, c);
+    case "size": {
+      const size = view.sizeAt(c.seq);
+      return key.op === "larger" ? size > key.size : size < key.size;
+    }
     case "date": {
-      const d = key.of === "internal" ? c.msg.internalDate : await sentDate(c, ctx);
-      if (!d) return false;
-      return compareDay(d, key.date, key.op, key.of === "internal");
+      if (key.of === "internal") {
+        const t = view.internalDateAt(c.seq);
+        return !Number.isNaN(t) && compareDay(new Date(t), key.date, key.op, true);
+      }
+      const op = key.op;
+      const date = key.date;
+      return sentDate(c, ev.ctx).then((d) => d !== null && compareDay(d, date, op, false));
     }
     case "older":
-      return Date.now() - c.msg.internalDate.getTime() > key.seconds * 1000;
+      return Date.now() - view.internalDateAt(c.seq) > key.seconds * 1000;
     case "younger":
-      return Date.now() - c.msg.internalDate.getTime() <= key.seconds * 1000;
+      return Date.now() - view.internalDateAt(c.seq) <= key.seconds * 1000;
     case "modseq":
-      return c.msg.modseq >= key.modSeq;
+      return view.modseqAt(c.seq) >= key.modSeq;
     case "body":
     case "text":
-      return text.get(`${key.key}\0${key.value}`)?.has(c.msg.uid) ?? false;
+      return ev.text.get(`${key.key}\0${key.value}`)?.has(c.uid) ?? false;
     case "header":
-      return headerMatches(c, ctx, key.field, key.value);
-    case "not":
-      return !(await matches(key.operand, c, ctx, text));
-    case "or":
-      return (await matches(key.left, c, ctx, text)) || (await matches(key.right, c, ctx, text));
+      return headerMatches(c, ev.ctx, key.field, key.value);
+    case "not": {
+      const r = matches(key.operand, c, ev);
+      return typeof r === "boolean" ? !r : r.then((x) => !x);
+    }
+    case "or": {
+      const right = key.right;
+      const l = matches(key.left, c, ev);
+      if (l === true) return true;
+      if (l === false) return matches(right, c, ev);
+      return l.then((x) => x || matches(right, c, ev));
+    }
     case "and":
-      for (const k of key.keys) if (!(await matches(k, c, ctx, text))) return false;
-      return true;
+      return allFrom(key.keys, 0, c, ev);
   }
 }
 
-function hasFlag(flags: readonly string[], flag: string): boolean {
-  const lower = flag.toLowerCase();
-  return flags.some((f) => f.toLowerCase() === lower);
+function allFrom(keys: readonly SearchKey[], from: number, c: Candidate, ev: Evaluation): Result {
+  for (let i = from; i < keys.length; i++) {
+    const r = matches(keys[i]!, c, ev);
+    if (r === false) return false;
+    if (r !== true) return r.then((x) => x && allFrom(keys, i + 1, c, ev));
+  }
+  return true;
 }
 
-/** "$" as a Set per search, so each message is an O(1) lookup. */
-const savedSets = new WeakMap<SearchContext, Set<number>>();
-
-function inSet(set: SequenceSet, n: number, largest: number, ctx: SearchContext, uid: boolean): boolean {
-  if (set.kind === "saved") {
-    const saved = savedSets.get(ctx) ?? new Set(ctx.saved);
-    if (uid) return saved.has(n);
-    const m = ctx.view.at(n);
-    return m !== undefined && saved.has(m.uid);
+/** A sequence or UID set ("$" included); each set is resolved once per search, not per message. */
+function inSet(
+  set: SequenceSet,
+  n: number,
+  largest: number,
+  ev: Evaluation,
+  uid: boolean,
+  c: Candidate,
+): boolean {
+  if (set.kind === "saved") return ev.saved.has(uid ? n : c.uid);
+  let ranges = ev.sets.get(set);
+  if (ranges === undefined) {
+    ranges = resolveSequenceSet(set, largest);
+    ev.sets.set(set, ranges);
   }
-  return rangesHas(resolveSequenceSet(set, largest), n);
+  return rangesHas(ranges, n);
 }
 
 /** RFC 9051 §6.4.4: dates compare by calendar day, ignoring time and timezone. */
@@ -137,7 +193,7 @@ function compareDay(d: Date, day: ImapDate, op: "before" | "on" | "since", utc: 
 }
 
 async function record(c: Candidate, ctx: SearchContext): Promise<MessageRecord | null> {
-  if (c.record === undefined) c.record = await ctx.store.getMessage(ctx.view.mailboxId, c.msg.uid);
+  if (c.record === undefined) c.record = await ctx.store.getMessage(ctx.view.mailboxId, c.uid);
   return c.record;
 }
 

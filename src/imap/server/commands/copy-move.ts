@@ -28,7 +28,7 @@ export async function handleCopyMove(s: ImapSession, cmd: Cmd<"COPY" | "MOVE">):
     s.send(taggedNo(cmd.tag, "The destination mailbox does not exist", "TRYCREATE"));
     return;
   }
-  const uids = resolved.seqs.map((q) => view.at(q)!.uid);
+  const uids = resolved.seqs.map((q) => view.uidAt(q));
   if (uids.length === 0) {
     // e.g. a UID set that names no message: nothing to do, and no COPYUID (it needs a set)
     await s.announce(true);

@@ -18,9 +18,7 @@ export async function handleExpunge(s: ImapSession, cmd: Cmd<"EXPUNGE">): Promis
   await s.announce(true);
   const inSet = cmd.uid ? uidSetPredicate(view, cmd.set, s.savedSearch) : null;
   const doomed: number[] = [];
-  for (const m of view.all()) {
-    if (m.flags.includes("\\Deleted") && (inSet === null || inSet(m.uid))) doomed.push(m.uid);
-  }
+  for (const uid of view.uidsWithFlag("\\Deleted")) if (inSet === null || inSet(uid)) doomed.push(uid);
   if (doomed.length > 0) {
     const gone = await s.deps.store.expunge(view.mailboxId, doomed);
     reportExpunged(s, gone);

@@ -4,7 +4,14 @@
 // response already carries the new FLAGS.
 import { FetchFramingError, taggedOk } from "../../protocol/compose.js";
 import { enableCondstore } from "../condstore.js";
-import { BatchSink, type FetchContext, planFetch, prepareMessage, writeMessage } from "../fetch-items.js";
+import {
+  BatchSink,
+  type FetchContext,
+  planFetch,
+  prepareMessage,
+  viewResponse,
+  writeMessage,
+} from "../fetch-items.js";
 import { resolveMessages, uidSetPredicate } from "../message-set.js";
 import { compactSet } from "../selected-mailbox.js";
 import type { ImapSession } from "../session.js";
@@ -31,7 +38,7 @@ export async function handleFetch(s: ImapSession, cmd: Cmd<"FETCH">): Promise<vo
 
   let seqs = resolved.seqs;
   const since = cmd.changedSince;
-  if (since !== undefined) seqs = seqs.filter((q) => view.at(q)!.modseq > since);
+  if (since !== undefined) seqs = seqs.filter((q) => view.modseqAt(q) > since);
 
   // RFC 7162 §3.2.6: VANISHED (EARLIER) before any FETCH response. Expunges still in the view are
   // announced as plain VANISHED at the end of the command.
@@ -39,7 +46,7 @@ export async function handleFetch(s: ImapSession, cmd: Cmd<"FETCH">): Promise<vo
     const inSet = uidSetPredicate(view, cmd.set, s.savedSearch);
     const gone = new Set<number>();
     for (const c of await store.changesSince(view.mailboxId, since)) {
-      if (c.kind === "expunge" && inSet(c.uid) && !view.byUidGet(c.uid)) gone.add(c.uid);
+      if (c.kind === "expunge" && inSet(c.uid) && view.seqOf(c.uid) === 0) gone.add(c.uid);
     }
     if (gone.size > 0) s.untagged(`VANISHED (EARLIER) ${compactSet([...gone].sort((a, b) => a - b))}`);
   }
@@ -48,10 +55,7 @@ export async function handleFetch(s: ImapSession, cmd: Cmd<"FETCH">): Promise<vo
   const seenNow = new Set<number>();
   if (plan.setsSeen && !view.readOnly) {
     const unseen: number[] = [];
-    for (const q of seqs) {
-      const m = view.at(q)!;
-      if (!m.flags.includes("\\Seen")) unseen.push(m.uid);
-    }
+    for (const q of seqs) if (!view.hasFlagAt(q, "\\Seen")) unseen.push(view.uidAt(q));
     if (unseen.length > 0) {
       const r = await store.storeFlags({
         mailboxId: view.mailboxId,
@@ -59,10 +63,8 @@ export async function handleFetch(s: ImapSession, cmd: Cmd<"FETCH">): Promise<vo
         op: "add",
         flags: ["\\Seen"],
       });
-      for (const u of r.updated) {
-        view.applyOwnFlags(u.uid, u.flags, u.modseq);
-        seenNow.add(u.uid);
-      }
+      view.applyOwnStore(r.updated);
+      for (const u of r.updated) seenNow.add(u.uid);
     }
   }
 
@@ -74,10 +76,30 @@ export async function handleFetch(s: ImapSession, cmd: Cmd<"FETCH">): Promise<vo
     condstore: s.condstore,
     qresync: s.qresync,
   };
+  // sizes and dates: read for the messages asked on first need, in one read (then kept by the view
+  // and the mailbox's snapshot)
+  if (plan.details) await view.ensureDetails(seqs);
   const sink = new BatchSink((b) => s.write(b));
   let expunged = false;
-  for (const seq of seqs) {
+  if (!plan.needsRecord) {
+    // only items of the view (FETCH 1:* (FLAGS)): one string per message, nothing awaited per message
+    for (const seq of seqs) {
+      if (s.io.closed) return;
+      if (plan.details && !view.detailsAt(seq)) {
+        expunged = true; // gone from the store already (RFC 2180 §4.1.1): skip it
+        continue;
+      }
+      const written = sink.text(viewResponse(ctx, plan, view, seq));
+      if (written) await written;
+    }
+  }
+  for (const seq of plan.needsRecord ? seqs : []) {
     if (s.io.closed) return;
+    if (plan.details && !view.detailsAt(seq)) {
+      // gone from the store already (expunged by another session, RFC 2180 §4.1.1): skip it
+      expunged = true;
+      continue;
+    }
     const m = view.at(seq)!;
     let rec = null;
     if (plan.needsRecord) {

@@ -35,18 +35,17 @@ export async function handleSelect(s: ImapSession, cmd: Cmd<"SELECT" | "EXAMINE"
   if (cmd.condstore) s.enabled.add("CONDSTORE");
   if (!readOnly) {
     const before = s.deps.recent.claim(box.id, view.maxUid);
-    for (const m of view.all()) if (m.uid > before) view.recent.add(m.uid);
+    view.markRecentAbove(before);
   }
   s.selected = view;
   s.state = "selected";
   s.untagged(`${view.exists} EXISTS`);
   if (!s.rev2) {
     s.untagged(`${view.recent.size} RECENT`);
-    const firstUnseen = view.all().findIndex((m) => !m.flags.includes("\\Seen"));
-    if (firstUnseen >= 0) s.untagged(`OK [${Code.unseen(firstUnseen + 1)}] First unseen`);
+    const firstUnseen = view.firstSeqWithout("\\Seen");
+    if (firstUnseen > 0) s.untagged(`OK [${Code.unseen(firstUnseen)}] First unseen`);
   }
-  const keywords = new Set<string>();
-  for (const m of view.all()) for (const f of m.flags) if (!f.startsWith("\\")) keywords.add(f);
+  const keywords = view.keywords();
   s.untagged(`FLAGS ${flagList([...SYSTEM_FLAGS, ...keywords])}`);
   s.untagged(
     `OK [${Code.permanentFlags(readOnly ? [] : [...SYSTEM_FLAGS, ...keywords, "\\*"])}] ${readOnly ? "Read-only mailbox" : "Flags permitted"}`,
@@ -77,12 +76,12 @@ async function resync(
     ),
   ].sort((a, b) => a - b);
   if (vanished.length > 0) s.untagged(`VANISHED (EARLIER) ${formatNumbers(vanished)}`);
-  const all = view.all();
-  for (let i = 0; i < all.length; i++) {
-    const m = all[i]!;
-    if (m.modseq <= q.modSeq) continue;
-    const flags = view.recent.has(m.uid) ? [...m.flags, "\\Recent"] : m.flags;
-    s.untagged(`${i + 1} FETCH (UID ${m.uid} FLAGS ${flagList(flags)} MODSEQ (${m.modseq}))`);
+  for (let seq = 1; seq <= view.exists; seq++) {
+    const modseq = view.modseqAt(seq);
+    if (modseq <= q.modSeq) continue;
+    const uid = view.uidAt(seq);
+    const flags = view.recent.has(uid) ? [...view.flagsAt(seq), "\\Recent"] : view.flagsAt(seq);
+    s.untagged(`${seq} FETCH (UID ${uid} FLAGS ${flagList(flags)} MODSEQ (${modseq}))`);
   }
 }
 
@@ -96,10 +95,7 @@ export async function handleClose(s: ImapSession, cmd: Cmd<"CLOSE">): Promise<vo
   const view = s.selected!;
   if (!view.readOnly) {
     // RFC 9051 §6.4.1: CLOSE expunges \Deleted messages silently (no EXPUNGE responses).
-    const deleted = view
-      .all()
-      .filter((m) => m.flags.includes("\\Deleted"))
-      .map((m) => m.uid);
+    const deleted = view.uidsWithFlag("\\Deleted");
     if (deleted.length > 0) await s.deps.store.expunge(view.mailboxId, deleted);
   }
   deselect(s);

@@ -19,10 +19,10 @@ export async function statusData(
   let unseen = 0;
   let deleted = 0;
   if (items.includes("UNSEEN") || items.includes("DELETED")) {
-    // one pass over the message list for both counts
-    for (const m of await s.deps.store.listMessages(box.id)) {
-      if (!m.flags.includes("\\Seen")) unseen++;
-      if (m.flags.includes("\\Deleted")) deleted++;
+    // counted per distinct flag list by the store, not read message by message
+    for (const { flags, count } of await s.deps.store.countFlags(box.id)) {
+      if (!flags.includes("\\Seen")) unseen += count;
+      if (flags.includes("\\Deleted")) deleted += count;
     }
   }
   const counts = { unseen, deleted };

@@ -4,6 +4,7 @@
 // change by "someone else".
 import { Code, flagList, modseqValue, taggedNo, taggedOk } from "../../protocol/compose.js";
 import { enableCondstore } from "../condstore.js";
+import { BatchSink } from "../fetch-items.js";
 import { resolveMessages } from "../message-set.js";
 import { compactSet } from "../selected-mailbox.js";
 import type { ImapSession } from "../session.js";
@@ -24,7 +25,7 @@ export async function handleStore(s: ImapSession, cmd: Cmd<"STORE">): Promise<vo
   const conditional = cmd.unchangedSince !== undefined;
   if (conditional) enableCondstore(s);
   const seqs = resolved.seqs;
-  const uids = seqs.map((q) => view.at(q)!.uid);
+  const uids = seqs.map((q) => view.uidAt(q));
 
   let result: StoreFlagsResult = { updated: [], modified: [], highestModseq: view.highestModseq };
   if (uids.length > 0) {
@@ -44,26 +45,40 @@ export async function handleStore(s: ImapSession, cmd: Cmd<"STORE">): Promise<vo
       throw err;
     }
   }
-  for (const u of result.updated) view.applyOwnFlags(u.uid, u.flags, u.modseq);
+  view.applyOwnStore(result.updated);
 
   // Without .SILENT every message of the set gets its (new) flags, as a FETCH would show them.
   // With UNCHANGEDSINCE the ones that passed the test get a FETCH with MODSEQ even when .SILENT
   // (RFC 7162 §3.1.3); the ones that failed are left to the unsolicited updates of announce().
-  const failed = new Set(result.modified);
-  const condstore = s.condstore;
-  const withUid = cmd.uid || s.qresync; // RFC 7162 §3.2.4
-  for (const seq of seqs) {
-    const m = view.at(seq)!;
-    if (failed.has(m.uid)) continue;
-    if (cmd.silent && !conditional) continue;
-    const items: string[] = [];
-    if (withUid) items.push(`UID ${m.uid}`);
-    if (!cmd.silent) {
-      const flags = !s.rev2 && view.recent.has(m.uid) ? [...m.flags, "\\Recent"] : m.flags;
-      items.push(`FLAGS ${flagList(flags)}`);
+  // Streamed in 64 KiB batches: STORE 1:* on 100,000 messages is 100,000 responses.
+  if (!cmd.silent || conditional) {
+    const failed = new Set(result.modified);
+    const condstore = s.condstore;
+    const withUid = cmd.uid || s.qresync; // RFC 7162 §3.2.4
+    const rev1 = !s.rev2;
+    const flagTexts = new Map<number, string>();
+    const sink = new BatchSink((b) => s.write(b));
+    for (const seq of seqs) {
+      if (s.io.closed) return;
+      const uid = view.uidAt(seq);
+      if (failed.has(uid)) continue;
+      let line = `* ${seq} FETCH (`;
+      if (withUid) line += `UID ${uid}`;
+      if (!cmd.silent) {
+        let flags: string;
+        if (rev1 && view.recent.has(uid)) flags = flagList([...view.flagsAt(seq), "\\Recent"]);
+        else {
+          const id = view.flagIdAt(seq);
+          flags = flagTexts.get(id) ?? flagList(view.flagsAt(seq));
+          flagTexts.set(id, flags);
+        }
+        line += withUid ? ` FLAGS ${flags}` : `FLAGS ${flags}`;
+      }
+      if (condstore) line += `${withUid || !cmd.silent ? " " : ""}MODSEQ ${modseqValue(view.modseqAt(seq))}`;
+      const flushed = sink.text(`${line})\r\n`);
+      if (flushed) await flushed;
     }
-    if (condstore) items.push(`MODSEQ ${modseqValue(m.modseq)}`);
-    s.untagged(`${seq} FETCH (${items.join(" ")})`);
+    await sink.flush();
   }
 
   // MODIFIED lists UIDs for UID STORE, sequence numbers otherwise (RFC 7162 §3.1.3)
