@@ -11,11 +11,14 @@ import { fileURLToPath } from "node:url";
 import { ensureTools, stopSystemServices } from "./lib/install.js";
 import { log, runCleanups } from "./lib/proc.js";
 import type { Case, Sample, Workload } from "./lib/types.js";
+import { idleMemory } from "./workloads/idle-memory.js";
 import { imapBigMailbox } from "./workloads/imap-big-mailbox.js";
+import { imapMixed } from "./workloads/imap-mixed.js";
 import { pop3Download } from "./workloads/pop3-download.js";
 import { smtpIngest } from "./workloads/smtp-ingest.js";
+import { outboundRelay } from "./workloads/outbound-relay.js";
 
-const WORKLOADS: Workload[] = [smtpIngest, imapBigMailbox, pop3Download];
+const WORKLOADS: Workload[] = [smtpIngest, imapMixed, imapBigMailbox, idleMemory, pop3Download, outboundRelay];
 
 /** dist/bench/run.js → the repository root */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");

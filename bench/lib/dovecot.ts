@@ -38,6 +38,7 @@ export async function startDovecot(opts: PeerOptions): Promise<RunningPeer> {
     const ports = {
       imap: opts.imap ? await freePort() : undefined,
       pop3: opts.pop3 ? await freePort() : undefined,
+      lmtp: opts.lmtp ? await freePort() : undefined,
     };
     // {PLAIN} passwords: the peer's password check is not what is measured (Postamt uses scrypt at
     // login; that cost is part of its figures).
@@ -45,7 +46,9 @@ export async function startDovecot(opts: PeerOptions): Promise<RunningPeer> {
       join(dir, "users"),
       opts.users.map((u) => `${u.address}:{PLAIN}${u.password}::::::\n`).join(""),
     );
-    const protocols = [ports.imap ? "imap" : "", ports.pop3 ? "pop3" : ""].filter(Boolean).join(" ");
+    const protocols = [ports.imap ? "imap" : "", ports.pop3 ? "pop3" : "", ports.lmtp ? "lmtp" : ""]
+      .filter(Boolean)
+      .join(" ");
     const conf = [
       `base_dir = ${join(dir, "run")}`,
       `state_dir = ${join(dir, "state")}`,
@@ -94,6 +97,17 @@ export async function startDovecot(opts: PeerOptions): Promise<RunningPeer> {
       "protocol imap {",
       "  mail_max_userip_connections = 1000",
       "}",
+      ...(ports.lmtp
+        ? [
+            "service lmtp {",
+            "  inet_listener lmtp {",
+            "    address = 127.0.0.1",
+            `    port = ${ports.lmtp}`,
+            "  }",
+            "}",
+          ]
+        : []),
+      ...(opts.extraConfig ?? []),
       "",
     ].join("\n");
     const confFile = join(dir, "dovecot.conf");

@@ -22,17 +22,32 @@ export interface PeerOptions {
   smtp?: boolean;
   imap?: boolean;
   pop3?: boolean;
+  /** Dovecot only: an LMTP listener on a loopback port (ports.lmtp), for deliveries */
+  lmtp?: boolean;
+  /** lines appended to the server's configuration file (Postamt: after the [limits] table; Postfix:
+   * at the end of main.cf, where a later setting overrides an earlier one) */
+  extraConfig?: string[];
+  /** local domains besides the users' (Postamt: `domain add`; outbound-relay) */
+  domains?: string[];
+  /** Postamt: aliases added with `alias add` (their domains become local domains too) */
+  aliases?: Array<{ address: string; targets: string[] }>;
+  /** Postamt: options for the node process that serves, e.g. ["--cpu-prof", "--cpu-prof-dir", DIR] */
+  nodeArgs?: string[];
 }
 
 export interface RunningPeer {
   name: string;
   dir: string;
-  ports: { smtp?: number; imap?: number; pop3?: number };
+  ports: { smtp?: number; imap?: number; pop3?: number; lmtp?: number };
   /** messages stored in the user's mailboxes (all users) */
   storedCount(): Promise<number>;
   /** PIDs of the peer's processes, for memory figures */
   pids(): Promise<number[]>;
   stop(): Promise<void>;
+  /** Postamt: its postamt.toml (for CLI commands); Postfix: its config_directory (postsuper -c) */
+  configPath?: string;
+  /** Postfix: its queue_directory */
+  queueDir?: string;
 }
 
 export async function startPostamt(opts: PeerOptions): Promise<RunningPeer> {
@@ -82,20 +97,28 @@ export async function startPostamt(opts: PeerOptions): Promise<RunningPeer> {
         "[limits]",
         // every smtp-source session comes from 127.0.0.1; Postfix exempts mynetworks from its limits too
         "connections_per_ip = 0",
+        ...(opts.extraConfig ?? []),
         "",
       ].join("\n"),
     );
     const cli = (args: string[], input?: string) =>
       run(process.execPath, [POSTAMT_MAIN, "--config", configFile, ...args], { input });
-    const domains = [...new Set(opts.users.map((u) => u.address.slice(u.address.indexOf("@") + 1)))];
+    const domainOf = (a: string) => a.slice(a.indexOf("@") + 1);
+    const domains = [
+      ...new Set([
+        ...opts.users.map((u) => domainOf(u.address)),
+        ...(opts.domains ?? []),
+        ...(opts.aliases ?? []).map((a) => domainOf(a.address)),
+      ]),
+    ];
     for (const d of domains) await cli(["domain", "add", d]);
     for (const u of opts.users) await cli(["user", "add", u.address, "--password-stdin"], `${u.password}\n`);
+    for (const a of opts.aliases ?? []) await cli(["alias", "add", a.address, ...a.targets]);
 
     // The log goes to a file, as Postfix's does (maillog_file): both pay for their logging.
     const logFd = openSync(join(dir, "postamt.log"), "a");
-    child = spawn(process.execPath, [POSTAMT_MAIN, "--config", configFile, "serve"], {
-      stdio: ["ignore", logFd, logFd],
-    });
+    const args = [...(opts.nodeArgs ?? []), POSTAMT_MAIN, "--config", configFile, "serve"];
+    child = spawn(process.execPath, args, { stdio: ["ignore", logFd, logFd] });
     closeSync(logFd);
     const c = child;
     c.once("exit", (code, sig) => {
@@ -123,6 +146,7 @@ export async function startPostamt(opts: PeerOptions): Promise<RunningPeer> {
         return c.pid ? [c.pid] : [];
       },
       stop: cleanupNow,
+      configPath: configFile,
     };
   } catch (err) {
     await cleanupNow();

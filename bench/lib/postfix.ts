@@ -110,6 +110,8 @@ export async function startPostfix(opts: PeerOptions): Promise<RunningPeer> {
         `virtual_gid_maps = static:${MAIL_GID}`,
         `maillog_file = ${join(dir, "maillog")}`,
         `maillog_file_prefixes = ${dir}`,
+        // the caller's settings last: a later line overrides an earlier one
+        ...(opts.extraConfig ?? []),
         "",
       ].join("\n"),
     );
@@ -137,6 +139,8 @@ export async function startPostfix(opts: PeerOptions): Promise<RunningPeer> {
         return pid ? [pid] : [];
       },
       stop: cleanupNow,
+      configPath: etc,
+      queueDir: join(dir, "spool"),
     };
   } catch (err) {
     log(`postfix failed to start; maillog follows`);
