@@ -16,6 +16,7 @@ import { deriveCredentials } from "../../src/auth/password.js";
 import { configFromObject } from "../../src/config/load.js";
 import { silentLog } from "../../src/log/logger.js";
 import { startServer } from "../../src/server.js";
+import { waitFor } from "../helpers/wait.js";
 import { startDnsServer, type TestDnsServer } from "../helpers/dns-server.js";
 import { mailboxMessages } from "../helpers/mailbox.js";
 import { freePort } from "../helpers/ports.js";
@@ -23,15 +24,6 @@ import { startTestServer, type TestServer } from "../helpers/server.js";
 import { RawSmtp } from "../helpers/smtp-client.js";
 import { createTestCa, type TestCa } from "../helpers/test-ca.js";
 
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Submits over the submission port with AUTH PLAIN, one transaction per call. */
 async function submit(port: number, from: string, pass: string, to: string[], subject: string): Promise<void> {

@@ -4,21 +4,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import nodemailer from "nodemailer";
+import { waitFor } from "../helpers/wait.js";
 import { startDnsServer, type TestDnsServer } from "../helpers/dns-server.js";
 import { mailboxMessages } from "../helpers/mailbox.js";
 import { freePort } from "../helpers/ports.js";
 import { postfixMissing, startTestPostfix, type TestPostfix } from "../helpers/postfix.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const skip = postfixMissing();
 

@@ -14,6 +14,7 @@ import nodemailer from "nodemailer";
 import { ensureDomainKeys } from "../../src/security/dkim-keys.js";
 import { createResolver } from "../../src/dns/create.js";
 import { nodeStyleResolver } from "../../src/dns/node-style.js";
+import { waitFor } from "../helpers/wait.js";
 import { startDnsServer, type TestDnsServer } from "../helpers/dns-server.js";
 import { mailboxMessages } from "../helpers/mailbox.js";
 import { freePort } from "../helpers/ports.js";
@@ -21,15 +22,6 @@ import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const run = promisify(execFile);
 
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("e2e: a.test relays to b.test through DNS", () => {
   let dns: TestDnsServer;

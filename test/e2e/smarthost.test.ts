@@ -4,20 +4,12 @@
 // the message for the final domain. A relay whose certificate cannot be verified gets nothing.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { waitFor } from "../helpers/wait.js";
 import { startDnsServer, type TestDnsServer } from "../helpers/dns-server.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { RawSmtp } from "../helpers/smtp-client.js";
 import { createTestCa } from "../helpers/test-ca.js";
 
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function submit(port: number, to: string, subject: string): Promise<void> {
   const c = await RawSmtp.connect(port, { host: "127.0.0.2" });
