@@ -93,25 +93,42 @@ export async function handleFetch(s: ImapSession, cmd: Cmd<"FETCH">): Promise<vo
       if (written) await written;
     }
   }
-  for (const seq of plan.needsRecord ? seqs : []) {
+  // Records and eagerly read sections (HEADER.FIELDS, small ranges) of the next few messages are
+  // loaded concurrently while the responses go out in order: one message's blob read no longer waits
+  // for the previous one's (file reads go through libuv's thread pool, shared by every session).
+  type Loaded =
+    | { kind: "skip" }
+    | { kind: "ok"; m: NonNullable<ReturnType<typeof view.at>>; values: Awaited<ReturnType<typeof prepareMessage>> }
+    | { kind: "error"; err: unknown };
+  const load = async (seq: number): Promise<Loaded> => {
+    try {
+      if (plan.details && !view.detailsAt(seq)) return { kind: "skip" };
+      const m = view.at(seq)!;
+      const rec = await store.getMessage(view.mailboxId, m.uid);
+      // expunged by another session meanwhile (RFC 2180 §4.1.1): skip it
+      if (rec === null) return { kind: "skip" };
+      const prepared = prepareMessage(ctx, plan, m, rec, seenNow.has(m.uid));
+      return { kind: "ok", m, values: prepared instanceof Promise ? await prepared : prepared };
+    } catch (err) {
+      return { kind: "error", err };
+    }
+  };
+  const recordSeqs = plan.needsRecord ? seqs : [];
+  const window: Array<Promise<Loaded>> = [];
+  let next = 0;
+  const fill = () => {
+    while (window.length < PREFETCH && next < recordSeqs.length) window.push(load(recordSeqs[next++]!));
+  };
+  for (const seq of recordSeqs) {
     if (s.io.closed) return;
-    if (plan.details && !view.detailsAt(seq)) {
-      // gone from the store already (expunged by another session, RFC 2180 §4.1.1): skip it
+    fill();
+    const loaded = await window.shift()!;
+    if (loaded.kind === "skip") {
       expunged = true;
       continue;
     }
-    const m = view.at(seq)!;
-    let rec = null;
-    if (plan.needsRecord) {
-      rec = await store.getMessage(view.mailboxId, m.uid);
-      if (rec === null) {
-        // expunged by another session meanwhile (RFC 2180 §4.1.1): skip it
-        expunged = true;
-        continue;
-      }
-    }
-    const prepared = prepareMessage(ctx, plan, m, rec, seenNow.has(m.uid));
-    const values = prepared instanceof Promise ? await prepared : prepared;
+    if (loaded.kind === "error") throw loaded.err;
+    const { m, values } = loaded;
     if ("fail" in values) {
       if (!(await flushOrClose(s, sink))) return;
       s.no(cmd.tag, values.fail.text, values.fail.code);
@@ -137,6 +154,9 @@ export async function handleFetch(s: ImapSession, cmd: Cmd<"FETCH">): Promise<vo
       : taggedOk(cmd.tag, "FETCH completed"),
   );
 }
+
+/** messages whose records and small sections are loaded ahead of the one being written */
+const PREFETCH = 8;
 
 async function flushOrClose(s: ImapSession, sink: BatchSink): Promise<boolean> {
   try {
