@@ -11,10 +11,11 @@ import { freePort, log, onCleanup, portOpen, run, waitFor } from "./proc.js";
 const MAIL_UID = 65534;
 const MAIL_GID = 65534;
 
-function masterCf(port: number): string {
+/** Also used by the interop tests' private Postfix (test/helpers/postfix.ts). */
+export function masterCf(port: number, host = "127.0.0.1"): string {
   // The Debian master.cf services we need, with chroot off (a chroot needs copies of /etc files).
   const rows = [
-    `127.0.0.1:${port} inet n - n - - smtpd`,
+    `${host}:${port} inet n - n - - smtpd`,
     "pickup unix n - n 60 1 pickup",
     "cleanup unix n - n - 0 cleanup",
     "qmgr unix n - n 300 1 qmgr",

@@ -10,6 +10,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { masterCf } from "../../bench/lib/postfix.js";
 
 const run = promisify(execFile);
 const MAIL_UID = 65534;
@@ -43,36 +44,6 @@ export interface TestPostfix {
   setTempfail(addresses: string[]): Promise<void>;
   maillog(): Promise<string>;
   stop(): Promise<void>;
-}
-
-function masterCf(host: string, port: number): string {
-  const rows = [
-    `${host}:${port} inet n - n - - smtpd`,
-    "pickup unix n - n 60 1 pickup",
-    "cleanup unix n - n - 0 cleanup",
-    "qmgr unix n - n 300 1 qmgr",
-    "tlsmgr unix - - n 1000? 1 tlsmgr",
-    "rewrite unix - - n - - trivial-rewrite",
-    "bounce unix - - n - 0 bounce",
-    "defer unix - - n - 0 bounce",
-    "trace unix - - n - 0 bounce",
-    "verify unix - - n - 1 verify",
-    "flush unix n - n 1000? 0 flush",
-    "proxymap unix - - n - - proxymap",
-    "proxywrite unix - - n - 1 proxymap",
-    "smtp unix - - n - - smtp",
-    "relay unix - - n - - smtp",
-    "showq unix n - n - - showq",
-    "error unix - - n - - error",
-    "retry unix - - n - - error",
-    "discard unix - - n - - discard",
-    "local unix - n n - - local",
-    "virtual unix - n n - - virtual",
-    "anvil unix - - n - 1 anvil",
-    "scache unix - - n - 1 scache",
-    "postlog unix-dgram n - n - 1 postlogd",
-  ];
-  return `${rows.join("\n")}\n`;
 }
 
 function portOpen(host: string, port: number): Promise<boolean> {
@@ -154,7 +125,7 @@ export async function startTestPostfix(opts: TestPostfixOptions): Promise<TestPo
       "",
     ].join("\n"),
   );
-  await writeFile(join(etc, "master.cf"), masterCf(opts.host, opts.port));
+  await writeFile(join(etc, "master.cf"), masterCf(opts.port, opts.host));
   let started = false;
   const stop = async () => {
     if (started) {
