@@ -39,6 +39,8 @@ export interface RunningServer {
 export interface StartOptions {
   /** replaces parts of outbound delivery (tests: an injectable clock, a resolver) */
   outbound?: Pick<OutboundDeps, "clock" | "resolver" | "connect">;
+  /** the clock of login throttling, rate limits and greylisting (tests move it forward); default Date.now */
+  now?: () => number;
 }
 
 export async function startServer(config: Config, log: Log, opts: StartOptions = {}): Promise<RunningServer> {
@@ -76,6 +78,7 @@ export async function startServer(config: Config, log: Log, opts: StartOptions =
       maxFailures: config.auth.max_failures,
       banMs: config.auth.ban_time * 1000,
       failureDelayMs: config.auth.failure_delay * 1000,
+      now: opts.now,
     }),
     accounts: new AccountLookup(store),
     // queued mail wakes the outbound runner (started once the listeners are bound)

@@ -140,6 +140,8 @@ export const types = {
   durations: list<number>("duration list", '["2m", "10m", "1h"]', (raw) =>
     bounded(v.parseDuration(raw), 1, 86_400 * 7, seconds),
   ),
+  networks: list<string>("network list", '["192.0.2.0/24", "2001:db8::/32"]', v.parseNetworkValue),
+  hostnames: list<string>("hostname list", '["zen.spamhaus.org"]', v.parseHostname),
   pop3Expire: scalar(`one of "never", 0-${POP3_EXPIRE_MAX_DAYS} (days)`, parsePop3Expire),
 };
 
@@ -192,6 +194,11 @@ export const VALUE_FORMATS: ReadonlyArray<{ name: string; doc: string }> = [
   { name: "IPv4 address", doc: 'An IPv4 address such as `"192.0.2.25"`, or `""` for none.' },
   { name: "IPv6 address", doc: 'An IPv6 address such as `"2001:db8::25"`, or `""` for none.' },
   { name: "duration list", doc: 'A list of durations, e.g. `["2m", "5m", "1h"]`.' },
+  {
+    name: "network list",
+    doc: 'A list of IP networks: `"192.0.2.0/24"`, `"2001:db8::/32"`, or one address such as `"192.0.2.7"`.',
+  },
+  { name: "hostname list", doc: 'A list of DNS names, e.g. `["zen.spamhaus.org"]`.' },
   { name: "address list", doc: 'A list of DNS server addresses: `"ip"`, `"ip:port"` or `"[ipv6]:port"`.' },
 ];
 
@@ -477,6 +484,115 @@ export const SCHEMA: readonly SchemaEntry[] = complete([
     doc: "DKIM-sign mail that local users send (RFC 6376 rsa-sha256 and RFC 8463 ed25519-sha256) with the keys `postamt dns` publishes.",
   }),
   entry({
+    key: "inbound.authenticate",
+    type: types.bool,
+    default: true,
+    doc:
+      "Check SPF (RFC 7208), DKIM (RFC 6376, 8463), DMARC (RFC 7489), ARC (RFC 8617) and reverse DNS of mail " +
+      "arriving on the `smtp` listener, and record the results in an `Authentication-Results` header " +
+      "(RFC 8601) named after `hostname`. Such headers that claim to be ours are removed from incoming mail.",
+  }),
+  entry({
+    key: "inbound.dmarc_enforce",
+    type: types.bool,
+    default: true,
+    doc:
+      "Honour the sender domain's DMARC policy when a message fails DMARC: `p=reject` is refused with " +
+      "550 5.7.1, `p=quarantine` is delivered to the recipient's Junk mailbox. false: only record the result.",
+  }),
+  entry({
+    key: "inbound.protect_local_domains",
+    type: types.bool,
+    default: true,
+    doc:
+      "Mail from outside whose From: is one of our own domains must pass DMARC alignment (SPF or DKIM) even " +
+      "when the domain publishes no DMARC record; otherwise it is refused with 550 5.7.1. Local users send through submission.",
+  }),
+  entry({
+    key: "inbound.spf_reject",
+    type: types.bool,
+    default: false,
+    doc:
+      "Refuse at MAIL FROM (550 5.7.23) when SPF of the sender's domain fails (`-all`). Off by default: " +
+      "forwarded mail fails SPF, and DMARC judges SPF together with DKIM.",
+  }),
+  entry({
+    key: "inbound.dmarc_reports",
+    type: types.bool,
+    default: true,
+    doc:
+      "Record DMARC aggregate report data (per day, From domain, source IP and result), shown by `postamt dmarc`.",
+  }),
+  entry({
+    key: "dnsbl.zones",
+    type: types.hostnames,
+    default: [],
+    example: ["zen.spamhaus.org"],
+    doc:
+      "DNS blocklists the `smtp` listener checks the client IP against (RFC 5782); a listed client's recipients " +
+      "are refused with 554 5.7.1 quoting the list's TXT answer. Empty: no DNSBL check.",
+  }),
+  entry({
+    key: "greylist.enabled",
+    type: types.bool,
+    default: false,
+    doc:
+      "Greylisting (RFC 6647) on the `smtp` listener: the first message of an unknown (client network, sender, " +
+      "recipient) triplet gets 451 4.7.1; a retry after `greylist.delay` is accepted, and the client network is allowed from then on.",
+  }),
+  entry({
+    key: "greylist.delay",
+    type: types.duration(0, 86_400),
+    default: "5m",
+    doc: "How long a sender must wait before its retry is accepted.",
+  }),
+  entry({
+    key: "greylist.retry_window",
+    type: types.duration(60, 86_400 * 30),
+    default: "2d",
+    doc: "A retry later than this after the first attempt counts as a new first attempt.",
+  }),
+  entry({
+    key: "greylist.auto_allow_time",
+    type: types.duration(0, 86_400 * 365),
+    default: "35d",
+    doc: "How long a client network that retried correctly skips greylisting (renewed by each message).",
+  }),
+  entry({
+    key: "greylist.allow_networks",
+    type: types.networks,
+    default: [],
+    doc: "Client networks never greylisted.",
+  }),
+  entry({
+    key: "greylist.allow_senders",
+    type: types.hostnames,
+    default: [],
+    doc: "Sender domains (MAIL FROM) never greylisted, e.g. big providers that retry from other addresses.",
+  }),
+  entry({
+    key: "rspamd.url",
+    type: types.string,
+    default: null,
+    example: "http://127.0.0.1:11333",
+    doc:
+      "The URL of rspamd's normal worker (HTTP /checkv2). When set, every message on the `smtp` listener is scanned and " +
+      "rspamd's action is honoured: reject → 550 5.7.1, soft reject/greylist → 451 4.7.1, add header / rewrite subject → " +
+      "X-Spam headers and the Junk mailbox. Unset: the built-in checks decide.",
+  }),
+  entry({
+    key: "rspamd.timeout",
+    type: types.duration(1, 600),
+    default: "15s",
+    doc: "How long to wait for rspamd's answer.",
+  }),
+  entry({
+    key: "rspamd.on_error",
+    type: types.enum(["accept", "tempfail"] as const),
+    default: "accept",
+    doc: "What to do when rspamd cannot be reached or answers badly: accept the message unscanned, or 451 4.7.1.",
+  }),
+  entry({
     key: "log.level",
     type: types.enum<LogLevel>(["trace", "debug", "info", "warn", "error", "fatal"]),
     default: "info",
@@ -535,6 +651,58 @@ export const SCHEMA: readonly SchemaEntry[] = complete([
     type: types.int(0, 1_000_000),
     default: 50,
     doc: "Simultaneous connections from one IP address (IPv6: one /64) to each protocol; 0 means unlimited.",
+  }),
+  entry({
+    key: "limits.connections_per_network",
+    type: types.int(0, 1_000_000),
+    default: 200,
+    doc: "Simultaneous connections from one network (IPv4 /24, IPv6 /48) to each protocol; 0 means unlimited.",
+  }),
+  entry({
+    key: "limits.connection_rate",
+    type: types.int(0, 1_000_000),
+    default: 120,
+    doc:
+      "New connections one IP address (IPv6: one /64) may open per minute, over all listeners; more are " +
+      "answered with a temporary error (SMTP 421 4.7.0) and closed. 0 means unlimited.",
+  }),
+  entry({
+    key: "limits.message_rate",
+    type: types.int(0, 1_000_000),
+    default: 300,
+    doc: "Messages one client IP address may send to the `smtp` (MX) listener per minute; more get 451 4.7.1. 0 means unlimited.",
+  }),
+  entry({
+    key: "limits.recipient_rate",
+    type: types.int(0, 1_000_000),
+    default: 1000,
+    doc: "Recipients one client IP address may name on the `smtp` (MX) listener per minute; more get 451 4.7.1. 0 means unlimited.",
+  }),
+  entry({
+    key: "limits.exempt_networks",
+    type: types.networks,
+    default: ["127.0.0.0/8", "::1/128"],
+    doc:
+      "Client networks that skip the connection, message and recipient rates, DNSBL checks and greylisting " +
+      "(like Postfix's `smtpd_client_event_limit_exceptions`). It grants no relaying.",
+  }),
+  entry({
+    key: "limits.null_sender_recipients",
+    type: types.int(1, 100_000),
+    default: 1,
+    doc: "Recipients of one message from the null sender `<>` (a bounce) on the `smtp` listener; a real bounce has one.",
+  }),
+  entry({
+    key: "limits.send_messages_per_hour",
+    type: types.int(0, 100_000_000),
+    default: 1000,
+    doc: "Messages one account may submit (ports 587/465) per hour; more get 451 4.7.1 at MAIL FROM. 0 means unlimited.",
+  }),
+  entry({
+    key: "limits.send_recipients_per_day",
+    type: types.int(0, 100_000_000),
+    default: 10000,
+    doc: "Recipients one account may submit to per 24 hours; more get 451 4.7.1 at RCPT TO. 0 means unlimited.",
   }),
   entry({
     key: "timeouts.smtp_command",
@@ -631,6 +799,10 @@ export const TABLE_DOCS: Readonly<Record<string, string>> = {
   outbound: "Delivery to other domains: routes, smarthost, TLS policy.",
   queue: "The outbound queue: retries, expiry, concurrency.",
   dkim: "DKIM signing of outgoing mail.",
+  inbound: "Authentication of incoming mail: SPF, DKIM, DMARC, ARC, reverse DNS.",
+  dnsbl: "DNS blocklists checked against clients of the smtp listener.",
+  greylist: "Greylisting on the smtp listener (off by default).",
+  rspamd: "An external spam scanner (rspamd) asked about every incoming message.",
   log: "Logging.",
   limits: "Limits on what clients may do.",
   timeouts: "Deadlines for clients.",

@@ -102,6 +102,34 @@ export interface Config {
   readonly dkim: {
     readonly sign: boolean;
   };
+  readonly inbound: {
+    readonly authenticate: boolean;
+    readonly dmarc_enforce: boolean;
+    readonly protect_local_domains: boolean;
+    readonly spf_reject: boolean;
+    readonly dmarc_reports: boolean;
+  };
+  readonly dnsbl: {
+    readonly zones: readonly string[];
+  };
+  readonly greylist: {
+    readonly enabled: boolean;
+    /** seconds */
+    readonly delay: number;
+    readonly retry_window: number;
+    readonly auto_allow_time: number;
+    /** CIDR texts */
+    readonly allow_networks: readonly string[];
+    /** sender domains */
+    readonly allow_senders: readonly string[];
+  };
+  readonly rspamd: {
+    /** e.g. "http://127.0.0.1:11333"; null = no external scanner */
+    readonly url: string | null;
+    /** seconds */
+    readonly timeout: number;
+    readonly on_error: "accept" | "tempfail";
+  };
   readonly log: {
     readonly level: LogLevel;
   };
@@ -122,6 +150,21 @@ export interface Config {
     readonly hops: number;
     /** simultaneous connections from one IP address (IPv6: one /64) per protocol; 0 = unlimited */
     readonly connections_per_ip: number;
+    /** simultaneous connections from one IPv4 /24 or IPv6 /48 per protocol; 0 = unlimited */
+    readonly connections_per_network: number;
+    /** new connections per IP (IPv6 /64) per minute over all listeners; 0 = unlimited */
+    readonly connection_rate: number;
+    /** messages per client IP per minute on the smtp listener; 0 = unlimited */
+    readonly message_rate: number;
+    /** recipients per client IP per minute on the smtp listener; 0 = unlimited */
+    readonly recipient_rate: number;
+    /** CIDR texts exempt from rates, DNSBL and greylisting */
+    readonly exempt_networks: readonly string[];
+    /** recipients of one null-sender message on the smtp listener */
+    readonly null_sender_recipients: number;
+    /** per account on submission; 0 = unlimited */
+    readonly send_messages_per_hour: number;
+    readonly send_recipients_per_day: number;
   };
   readonly timeouts: {
     /** seconds a client may take to send one complete command line (a deadline, not an idle timer) */

@@ -5,6 +5,7 @@
 import net from "node:net";
 import path from "node:path";
 import type { ListenAddress } from "./types.js";
+import { parseNetwork } from "../net/cidr.js";
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 
@@ -362,4 +363,14 @@ export function parseRoute(raw: unknown): Parsed<Route> {
   const hop = parseNextHop(raw.slice(eq + 1));
   if (!hop.ok) return hop;
   return ok({ domain, hop: hop.value });
+}
+
+// ---- networks ------------------------------------------------------------------------------------
+
+/** "192.0.2.0/24", "2001:db8::/32" or one address; kept as its canonical CIDR text. */
+export function parseNetworkValue(raw: unknown): Parsed<string> {
+  if (typeof raw !== "string") return fail(`must be a network string like "192.0.2.0/24", not ${describeKind(raw)}`);
+  const n = parseNetwork(raw);
+  if (!n) return fail(`is not a network: write an address ("192.0.2.7") or address/prefix ("192.0.2.0/24", "2001:db8::/32")`);
+  return ok(n.text);
 }

@@ -527,6 +527,53 @@ export interface MailStore {
 
   /** deletes blobs no message or queue entry references (older than graceMs, default 1 hour) */
   collectGarbage(opts?: { graceMs?: number }): Promise<{ removed: number }>;
+
+  // ---- inbound policy state (schema v6) ----
+  /** one greylisting triplet or allowed client network, by key; null when unknown */
+  greylistGet(key: string): Promise<GreylistEntry | null>;
+  /** inserts or replaces the entry with that key */
+  greylistPut(entry: GreylistEntry): Promise<void>;
+  /** deletes entries whose expiresAt is before `now` (ms); returns how many */
+  greylistExpire(now: number): Promise<number>;
+  /** adds each row's count to the row with the same key fields (day … dkimDomain), creating it */
+  recordDmarc(rows: DmarcRecord[]): Promise<void>;
+  /** aggregate rows, newest day first; filters are optional */
+  listDmarc(opts?: { since?: string; domain?: string }): Promise<DmarcRecord[]>;
+}
+
+/** Greylisting state (RFC 6647): a triplet seen, or a client network allowed after a good retry. */
+export interface GreylistEntry {
+  /** "t:<network>|<sender>|<recipient>" for triplets, "a:<network>" for auto-allowed networks */
+  key: string;
+  /** ms since the epoch */
+  firstSeen: number;
+  lastSeen: number;
+  /** the triplet was retried after the delay (or, for "a:" keys, always true) */
+  passed: boolean;
+  /** ms since the epoch; the entry is forgotten after this */
+  expiresAt: number;
+}
+
+/** One row of DMARC aggregate report data (RFC 7489 §7.2 "record"): a count per distinct outcome. */
+export interface DmarcRecord {
+  /** UTC day, "YYYY-MM-DD" */
+  day: string;
+  /** the RFC5322.From domain the policy was looked up for */
+  domain: string;
+  sourceIp: string;
+  /** the published policy applied: "none" | "quarantine" | "reject" ("" when there was no record) */
+  policy: string;
+  /** what Postamt did: "none" (delivered) | "quarantine" (Junk) | "reject" */
+  disposition: string;
+  /** the DMARC result: pass | fail | none | temperror | permerror */
+  dmarc: string;
+  /** SPF result and the domain it was for (MAIL FROM, or HELO for the null sender) */
+  spf: string;
+  spfDomain: string;
+  /** the best DKIM result ("pass" when any signature passed) and its d= domain ("" when unsigned) */
+  dkim: string;
+  dkimDomain: string;
+  count: number;
 }
 
 export type StoreErrorCode =

@@ -91,7 +91,32 @@ describe("loading a file", () => {
       junk_commands: 100,
       hops: 50,
       connections_per_ip: 50,
+      connections_per_network: 200,
+      connection_rate: 120,
+      message_rate: 300,
+      recipient_rate: 1000,
+      exempt_networks: ["127.0.0.0/8", "::1/128"],
+      null_sender_recipients: 1,
+      send_messages_per_hour: 1000,
+      send_recipients_per_day: 10000,
     });
+    assert.deepEqual(c.inbound, {
+      authenticate: true,
+      dmarc_enforce: true,
+      protect_local_domains: true,
+      spf_reject: false,
+      dmarc_reports: true,
+    });
+    assert.deepEqual(c.dnsbl, { zones: [] });
+    assert.deepEqual(c.greylist, {
+      enabled: false,
+      delay: 300,
+      retry_window: 172800,
+      auto_allow_time: 3024000,
+      allow_networks: [],
+      allow_senders: [],
+    });
+    assert.deepEqual(c.rspamd, { url: null, timeout: 15, on_error: "accept" });
     assert.deepEqual(c.timeouts, { smtp_command: 300, smtp_data: 600 });
     assert.deepEqual(c.smtp, { greet_pause: 0 });
     assert.deepEqual(c.pop3, { expire: "never", login_delay: 0 });
@@ -142,6 +167,37 @@ recipients = 1000
 bad_commands = 5
 junk_commands = 50
 connections_per_ip = 0
+connections_per_network = 10
+connection_rate = 30
+message_rate = 60
+recipient_rate = 200
+exempt_networks = ["10.0.0.0/8", "2001:DB8::/32", "192.0.2.7"]
+null_sender_recipients = 2
+send_messages_per_hour = 100
+send_recipients_per_day = 500
+
+[inbound]
+authenticate = false
+dmarc_enforce = false
+protect_local_domains = false
+spf_reject = true
+dmarc_reports = false
+
+[dnsbl]
+zones = ["zen.spamhaus.org", "bl.example.net"]
+
+[greylist]
+enabled = true
+delay = "1m"
+retry_window = "1d"
+auto_allow_time = "7d"
+allow_networks = ["198.51.100.0/24"]
+allow_senders = ["example.com"]
+
+[rspamd]
+url = "http://127.0.0.1:11333"
+timeout = "5s"
+on_error = "tempfail"
 
 [timeouts]
 smtp_command = "1m"
@@ -198,7 +254,32 @@ shutdown_grace = "1m30s"
       junk_commands: 50,
       hops: 50,
       connections_per_ip: 0,
+      connections_per_network: 10,
+      connection_rate: 30,
+      message_rate: 60,
+      recipient_rate: 200,
+      exempt_networks: ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7/32"],
+      null_sender_recipients: 2,
+      send_messages_per_hour: 100,
+      send_recipients_per_day: 500,
     });
+    assert.deepEqual(c.inbound, {
+      authenticate: false,
+      dmarc_enforce: false,
+      protect_local_domains: false,
+      spf_reject: true,
+      dmarc_reports: false,
+    });
+    assert.deepEqual(c.dnsbl, { zones: ["zen.spamhaus.org", "bl.example.net"] });
+    assert.deepEqual(c.greylist, {
+      enabled: true,
+      delay: 60,
+      retry_window: 86400,
+      auto_allow_time: 604800,
+      allow_networks: ["198.51.100.0/24"],
+      allow_senders: ["example.com"],
+    });
+    assert.deepEqual(c.rspamd, { url: "http://127.0.0.1:11333", timeout: 5, on_error: "tempfail" });
     assert.deepEqual(c.timeouts, { smtp_command: 60, smtp_data: 3600 });
     assert.deepEqual(c.smtp, { greet_pause: 3 });
     assert.deepEqual(c.pop3, { expire: 0, login_delay: 300 });

@@ -136,6 +136,53 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
   }
 
   describe(`MailStore conformance: ${name}`, () => {
+    describe("inbound policy state", () => {
+      it("keeps greylist entries by key, replaces them, and expires them", () =>
+        withStore(async (s) => {
+          assert.equal(await s.greylistGet("t:192.0.2.0/24|a@b.test|c@d.test"), null);
+          const e = { key: "t:192.0.2.0/24|a@b.test|c@d.test", firstSeen: 1000, lastSeen: 1000, passed: false, expiresAt: 5000 };
+          await s.greylistPut(e);
+          assert.deepEqual(await s.greylistGet(e.key), e);
+          await s.greylistPut({ ...e, lastSeen: 2000, passed: true, expiresAt: 9000 });
+          assert.deepEqual(await s.greylistGet(e.key), { ...e, lastSeen: 2000, passed: true, expiresAt: 9000 });
+          await s.greylistPut({ key: "a:192.0.2.0/24", firstSeen: 1, lastSeen: 1, passed: true, expiresAt: 3000 });
+          assert.equal(await s.greylistExpire(4000), 1, "only the entry that expired before 4000");
+          assert.equal(await s.greylistGet("a:192.0.2.0/24"), null);
+          assert.notEqual(await s.greylistGet(e.key), null);
+        }));
+
+      it("adds DMARC aggregate counts per distinct outcome and lists them newest first", () =>
+        withStore(async (s) => {
+          const row = {
+            day: "2026-11-26",
+            domain: "Example.ORG",
+            sourceIp: "192.0.2.7",
+            policy: "reject",
+            disposition: "reject",
+            dmarc: "fail",
+            spf: "fail",
+            spfDomain: "example.org",
+            dkim: "none",
+            dkimDomain: "",
+            count: 2,
+          };
+          await s.recordDmarc([row, { ...row, count: 3 }]);
+          await s.recordDmarc([{ ...row, day: "2026-11-27", dmarc: "pass", disposition: "none", count: 1 }]);
+          await s.recordDmarc([{ ...row, domain: "other.test", count: 1 }]);
+          const all = await s.listDmarc();
+          assert.deepEqual(
+            all.map((r) => [r.day, r.domain, r.dmarc, r.count]),
+            [
+              ["2026-11-27", "example.org", "pass", 1],
+              ["2026-11-26", "example.org", "fail", 5],
+              ["2026-11-26", "other.test", "fail", 1],
+            ],
+          );
+          assert.deepEqual((await s.listDmarc({ domain: "other.TEST" })).map((r) => r.count), [1]);
+          assert.deepEqual((await s.listDmarc({ since: "2026-11-27" })).map((r) => r.day), ["2026-11-27"]);
+        }));
+    });
+
     describe("domains", () => {
       it("adds, normalises, gets and lists domains", () =>
         withStore(async (s) => {

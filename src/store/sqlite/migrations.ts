@@ -214,6 +214,35 @@ CREATE INDEX messages_details ON messages(mailbox_id, uid, internal_date, size, 
 INSERT INTO meta (key, value) VALUES ('sent_date_backfill', 1);
 `,
   },
+  {
+    version: 6,
+    description: "inbound policy state: greylisting triplets and DMARC aggregate report data",
+    sql: `
+CREATE TABLE greylist (
+  key TEXT PRIMARY KEY,                 -- "t:network|sender|recipient" or "a:network"
+  first_seen INTEGER NOT NULL,          -- epoch ms
+  last_seen INTEGER NOT NULL,
+  passed INTEGER NOT NULL DEFAULT 0,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX greylist_expiry ON greylist(expires_at);
+-- RFC 7489 §7.2 aggregate report rows: one count per distinct (day, domain, source, outcome)
+CREATE TABLE dmarc_records (
+  day TEXT NOT NULL,                    -- UTC YYYY-MM-DD
+  domain TEXT NOT NULL,                 -- RFC5322.From domain
+  source_ip TEXT NOT NULL,
+  policy TEXT NOT NULL,
+  disposition TEXT NOT NULL,
+  dmarc TEXT NOT NULL,
+  spf TEXT NOT NULL,
+  spf_domain TEXT NOT NULL,
+  dkim TEXT NOT NULL,
+  dkim_domain TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (day, domain, source_ip, policy, disposition, dmarc, spf, spf_domain, dkim, dkim_domain)
+) WITHOUT ROWID;
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -16,6 +16,8 @@ import {
   type CopyResult,
   type DeliveryRequest,
   type DeliveryResult,
+  type DmarcRecord,
+  type GreylistEntry,
   type Domain,
   type Mailbox,
   type MailboxChange,
@@ -41,6 +43,7 @@ import {
 import { Db } from "./db.js";
 import { Directory } from "./directory.js";
 import { collectGarbage, DEFAULT_GC_GRACE_MS } from "./gc.js";
+import { PolicyState } from "./policy-state.js";
 import { type GroupCommitStats, GroupCommit } from "./group-commit.js";
 import { Mailboxes } from "./mailboxes.js";
 import { Messages, type PreparedDelivery, type Touched } from "./messages.js";
@@ -63,6 +66,7 @@ interface Parts {
   mailboxes: Mailboxes;
   messages: Messages;
   queue: QueueTable;
+  policy: PolicyState;
 }
 
 export class SqliteMailStore implements MailStore {
@@ -101,6 +105,7 @@ export class SqliteMailStore implements MailStore {
       mailboxes,
       messages: new Messages(db, mailboxes, queue),
       queue,
+      policy: new PolicyState(db),
     };
     // once after the upgrade to schema 5: the Date: header of messages stored before it
     const filled = this.parts.messages.backfillSentDates();
@@ -417,6 +422,33 @@ export class SqliteMailStore implements MailStore {
   async markDelayNotified(recipientIds: number[], at: Date): Promise<void> {
     const p = this.p;
     await p.commit.run(() => p.queue.markDelayNotified(recipientIds, at));
+  }
+
+  // ---- inbound policy state ----
+
+  async greylistGet(key: string): Promise<GreylistEntry | null> {
+    return this.p.policy.greylistGet(key);
+  }
+
+  async greylistPut(entry: GreylistEntry): Promise<void> {
+    const p = this.p;
+    // losing a greylist update on power failure only means one more 451: no fsync
+    await p.commit.runUnsynced(() => p.policy.greylistPut(entry));
+  }
+
+  async greylistExpire(now: number): Promise<number> {
+    const p = this.p;
+    return p.commit.runUnsynced(() => p.policy.greylistExpire(now));
+  }
+
+  async recordDmarc(rows: DmarcRecord[]): Promise<void> {
+    const p = this.p;
+    if (rows.length === 0) return;
+    await p.commit.runUnsynced(() => p.policy.recordDmarc(rows));
+  }
+
+  async listDmarc(opts?: { since?: string; domain?: string }): Promise<DmarcRecord[]> {
+    return this.p.policy.listDmarc(opts);
   }
 
   // ---- blobs ----
