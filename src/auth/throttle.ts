@@ -4,6 +4,16 @@
 // once, without a password check, so a banned attacker learns nothing and costs no CPU. A success
 // clears the counts. Memory is bounded: the oldest entries are dropped first.
 import { ipKey } from "../net/ip-limits.js";
+import { normalizeAddress } from "../store/address.js";
+
+/** One key per account however the name was spelled ("Bob@Example.TEST.", "<bob@example.test>"). */
+function accountKey(account: string): string {
+  try {
+    return `acct:${normalizeAddress(account)}`;
+  } catch {
+    return `acct:${account.trim().toLowerCase()}`;
+  }
+}
 
 export interface ThrottleOptions {
   maxFailures: number;
@@ -42,7 +52,7 @@ export class AuthThrottle {
     if (ipEntry && ipEntry.bannedUntil > t)
       return { banned: true, scope: "ip", retryAfterMs: ipEntry.bannedUntil - t };
     if (account) {
-      const acc = this.live(`acct:${account.toLowerCase()}`, t);
+      const acc = this.live(accountKey(account), t);
       if (acc && acc.bannedUntil > t)
         return { banned: true, scope: "account", retryAfterMs: acc.bannedUntil - t };
     }
@@ -53,8 +63,10 @@ export class AuthThrottle {
   failure(ip: string, account?: string | null): { delayMs: number; bannedNow: boolean } {
     const t = this.now();
     const a = this.bump(`ip:${ipKey(ip)}`, t);
-    const b = account ? this.bump(`acct:${account.toLowerCase()}`, t) : null;
-    const failures = Math.max(a.failures, b?.failures ?? 0);
+    const b = account ? this.bump(accountKey(account), t) : null;
+    // the count before a ban reset it: the failure that starts a ban waits longest, so a quicker
+    // answer does not tell the attacker that the ban has begun
+    const failures = Math.max(a.counted, b?.counted ?? 0);
     const delayMs = Math.min(this.opts.failureDelayMs * 2 ** (failures - 1), this.opts.failureDelayMs * 8);
     return {
       delayMs,
@@ -65,7 +77,7 @@ export class AuthThrottle {
   /** A successful login forgets the failures of this IP and account. */
   success(ip: string, account?: string | null): void {
     this.entries.delete(`ip:${ipKey(ip)}`);
-    if (account) this.entries.delete(`acct:${account.toLowerCase()}`);
+    if (account) this.entries.delete(accountKey(account));
   }
 
   get size(): number {
@@ -83,9 +95,10 @@ export class AuthThrottle {
     return e;
   }
 
-  private bump(key: string, t: number): Entry {
+  private bump(key: string, t: number): Entry & { counted: number } {
     const e = this.live(key, t) ?? { failures: 0, lastFailure: t, bannedUntil: 0 };
     e.failures++;
+    const counted = e.failures;
     e.lastFailure = t;
     if (e.failures >= this.opts.maxFailures && e.bannedUntil <= t) {
       e.bannedUntil = t + this.opts.banMs;
@@ -98,6 +111,6 @@ export class AuthThrottle {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
-    return e;
+    return { ...e, counted };
   }
 }
