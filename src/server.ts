@@ -18,6 +18,14 @@ import { loadServerSecret } from "./auth/server-secret.js";
 import { AuthThrottle } from "./auth/throttle.js";
 import { LocalDeliveryAgent } from "./delivery/local-delivery.js";
 import { IpConnectionLimiter } from "./net/ip-limits.js";
+import { ConnectionAdmission } from "./net/admission.js";
+import { createResolver } from "./dns/create.js";
+import { InboundPolicy } from "./policy/inbound.js";
+import { AbuseLimits } from "./policy/rate-limits.js";
+import { DnsblChecker } from "./policy/dnsbl.js";
+import { Greylist } from "./policy/greylist.js";
+import { RspamdClient } from "./policy/rspamd.js";
+import { DmarcRecorder } from "./policy/dmarc-recorder.js";
 import { RecentTracker } from "./imap/server/recent.js";
 import { type OutboundDeps, type OutboundService, startOutbound } from "./delivery/remote/outbound.js";
 import { type BounceSink, StoreBounceSink } from "./queue/bounce-sink.js";
@@ -32,6 +40,10 @@ export interface RunningServer {
   readonly addresses: Readonly<Partial<Record<ListenerName, AddressInfo[]>>>;
   /** the outbound queue runner and its transport */
   readonly outbound: OutboundService;
+  /** the inbound policy (tests read its counters) */
+  readonly policy: InboundPolicy;
+  /** DMARC aggregate counts not yet written (flush() writes them); null when off */
+  readonly dmarc: DmarcRecorder | null;
   /** stop accepting, let sessions finish (bounded by server.shutdown_grace), close the store */
   stop(): Promise<void>;
 }
@@ -61,6 +73,52 @@ export async function startServer(config: Config, log: Log, opts: StartOptions =
   let outbound: OutboundService | undefined;
   const tracker = new ConnectionTracker();
   const perIp = config.limits.connections_per_ip;
+  const now = opts.now ?? Date.now;
+  // one resolver for inbound checks and outbound delivery (its cache serves both)
+  const resolver = opts.outbound?.resolver ?? createResolver({ servers: config.dns.servers });
+  const abuse = new AbuseLimits({
+    connectionRate: config.limits.connection_rate,
+    messageRate: config.limits.message_rate,
+    recipientRate: config.limits.recipient_rate,
+    sendMessagesPerHour: config.limits.send_messages_per_hour,
+    sendRecipientsPerDay: config.limits.send_recipients_per_day,
+    connectionsPerNetwork: config.limits.connections_per_network,
+    exemptNetworks: config.limits.exempt_networks,
+    now,
+  });
+  const dmarc = config.inbound.authenticate && config.inbound.dmarc_reports
+    ? new DmarcRecorder(store, { now, onError: (err) => log.warn("policy.error", "could not record DMARC report data", { err }) })
+    : null;
+  const greylist = config.greylist.enabled
+    ? new Greylist({
+        store,
+        delayMs: config.greylist.delay * 1000,
+        retryWindowMs: config.greylist.retry_window * 1000,
+        autoAllowMs: config.greylist.auto_allow_time * 1000,
+        allowNetworks: config.greylist.allow_networks,
+        allowSenders: config.greylist.allow_senders,
+        now,
+      })
+    : null;
+  const policy = new InboundPolicy({
+    config,
+    store,
+    resolver,
+    log,
+    abuse,
+    dnsbl:
+      config.dnsbl.zones.length > 0
+        ? new DnsblChecker({
+            zones: config.dnsbl.zones,
+            resolver,
+            now,
+            onError: (zone, err) => log.warn("policy.error", `DNSBL ${zone} lookup failed; not counted as listed`, { err }),
+          })
+        : null,
+    greylist,
+    rspamd: config.rspamd.url ? new RspamdClient({ url: config.rspamd.url, timeoutMs: config.rspamd.timeout * 1000 }) : null,
+    dmarc,
+  });
   const ctx: ServerContext = {
     config,
     log,
@@ -70,10 +128,11 @@ export async function startServer(config: Config, log: Log, opts: StartOptions =
     tracker,
     secureContext: serverSecureContext(tls),
     limiters: {
-      smtp: new IpConnectionLimiter(perIp),
-      imap: new IpConnectionLimiter(perIp),
-      pop3: new IpConnectionLimiter(perIp),
+      smtp: new ConnectionAdmission("smtp", new IpConnectionLimiter(perIp), abuse),
+      imap: new ConnectionAdmission("imap", new IpConnectionLimiter(perIp), abuse),
+      pop3: new ConnectionAdmission("pop3", new IpConnectionLimiter(perIp), abuse),
     },
+    policy,
     throttle: new AuthThrottle({
       maxFailures: config.auth.max_failures,
       banMs: config.auth.ban_time * 1000,
@@ -132,7 +191,7 @@ export async function startServer(config: Config, log: Log, opts: StartOptions =
     listeners: Object.fromEntries(Object.entries(addresses).map(([k, v]) => [k, v.map(formatAddress)])),
   });
   try {
-    outbound = await startOutbound({ config, store, log, smtpAddresses: addresses.smtp ?? [], ...opts.outbound });
+    outbound = await startOutbound({ config, store, log, smtpAddresses: addresses.smtp ?? [], ...opts.outbound, resolver });
   } catch (err) {
     await Promise.all(servers.map((s) => closeServer(s)));
     await rawStore.close();
@@ -141,6 +200,11 @@ export async function startServer(config: Config, log: Log, opts: StartOptions =
   const out = outbound;
   await logNextSteps(store, config, log);
   const gcTimer = scheduleGarbageCollection(store, log);
+  // forgotten triplets and allowances leave the table once an hour
+  const greylistTimer = setInterval(() => {
+    greylist?.expire().catch((err: unknown) => log.warn("policy.error", "greylist expiry failed", { err }));
+  }, 3600_000);
+  greylistTimer.unref();
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
@@ -158,6 +222,8 @@ export async function startServer(config: Config, log: Log, opts: StartOptions =
       const { forced } = await tracker.shutdown(config.server.shutdown_grace * 1000);
       await closed;
       await out.stop();
+      clearInterval(greylistTimer);
+      await dmarc?.flush();
       await rawStore.close();
       log.info(
         "server.stop",
@@ -169,7 +235,7 @@ export async function startServer(config: Config, log: Log, opts: StartOptions =
     })();
     return stopping;
   };
-  return { config, store, metrics, addresses, outbound: out, stop };
+  return { config, store, metrics, addresses, outbound: out, policy, dmarc, stop };
 }
 
 /** A notice to a remote sender is queued; wake the runner so it goes out now, not at the next poll. */

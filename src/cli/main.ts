@@ -6,6 +6,7 @@ import { BindError } from "../net/bind.js";
 import { VERSION } from "../version.js";
 import { registerAlias } from "./alias.js";
 import { registerConfig } from "./config.js";
+import { registerDmarc } from "./dmarc.js";
 import { registerDns } from "./dns.js";
 import { registerDomain } from "./domain.js";
 import { CliError } from "./errors.js";
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerAlias(program);
   registerQueue(program);
   registerDns(program);
+  registerDmarc(program);
   registerConfig(program);
   for (const cmd of program.commands) {
     cmd.exitOverride();

@@ -20,6 +20,14 @@ export interface SpoolOptions {
   limits?: Partial<MimeLimits>;
   /** most characters of decoded body text for the index; default 1 MiB */
   textLimit?: number;
+  /** rewrites the stream before it is stored and parsed (e.g. removes forged Authentication-Results) */
+  transform?: ChunkTransform;
+}
+
+/** A resumable byte filter: push returns what may pass now, end what was still held back. */
+export interface ChunkTransform {
+  push(chunk: Buffer): Buffer;
+  end(): Buffer;
 }
 
 type State = "open" | "finishing" | "finished" | "failed" | "aborted";
@@ -33,8 +41,10 @@ export class MessageSpool {
   private state: State = "open";
   private error: unknown = null;
   private finishing: Promise<SpooledMessage> | null = null;
+  private readonly transform: ChunkTransform | undefined;
 
   constructor(store: MailStore, opts: SpoolOptions = {}) {
+    this.transform = opts.transform;
     this.writer = store.blobs.createWriter();
     this.parser = new MimeParser({
       limits: opts.limits,
@@ -59,6 +69,11 @@ export class MessageSpool {
    */
   async write(chunk: Buffer): Promise<void> {
     if (this.state !== "open") throw this.stateError("write to");
+    if (this.transform) chunk = this.transform.push(chunk);
+    await this.store(chunk);
+  }
+
+  private async store(chunk: Buffer): Promise<void> {
     if (chunk.length === 0) return;
     this.bytes += chunk.length;
     const written = this.writer.write(chunk);
@@ -91,6 +106,8 @@ export class MessageSpool {
   }
 
   private async doFinish(): Promise<SpooledMessage> {
+    // what the transform still held back (a header section without a body) goes in first
+    if (this.transform) await this.store(this.transform.end());
     const parsed = this.parser.end();
     let blob: { id: string; size: number };
     try {

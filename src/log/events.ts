@@ -38,6 +38,9 @@ export const LOG_EVENTS = [
   "outbound.connect",
   "outbound.error",
   "outbound.policy",
+  "policy.limit",
+  "policy.verdict",
+  "policy.error",
   "internal.error",
 ] as const;
 

@@ -19,7 +19,8 @@ import { createImapListener } from "../imap/server/listener.js";
 import { createPop3Listener } from "../pop3/server/listener.js";
 import type { RecentTracker } from "../imap/server/recent.js";
 import type { ConnectionTracker } from "./connection-tracker.js";
-import type { IpConnectionLimiter } from "./ip-limits.js";
+import type { ConnectionGate } from "./admission.js";
+import type { InboundPolicy } from "../policy/inbound.js";
 
 export interface ServerContext {
   config: Config;
@@ -29,8 +30,10 @@ export interface ServerContext {
   tls: TlsMaterial;
   tracker: ConnectionTracker;
   secureContext: SecureContext;
-  /** per-IP connection counts, one per protocol */
-  limiters: Record<"smtp" | "imap" | "pop3", IpConnectionLimiter>;
+  /** connection limits and rates, one gate per protocol */
+  limiters: Record<"smtp" | "imap" | "pop3", ConnectionGate>;
+  /** the inbound policy of the SMTP listeners */
+  policy: InboundPolicy;
   throttle: AuthThrottle;
   accounts: AccountLookup;
   delivery: LocalDeliveryAgent;

@@ -11,7 +11,7 @@ import type { Metrics } from "../http/metrics.js";
 import { type Log, newSessionId } from "../log/logger.js";
 import type { TlsInfo } from "../tls/context.js";
 import type { ConnectionTracker } from "./connection-tracker.js";
-import type { IpConnectionLimiter } from "./ip-limits.js";
+import type { ConnectionGate } from "./admission.js";
 import { parseProxyHeader } from "./proxy-protocol.js";
 
 export type IngestResult = "continue" | "close" | "starttls";
@@ -67,10 +67,13 @@ export interface RunnerOptions {
   log: Log;
   metrics: Metrics;
   tracker: ConnectionTracker;
-  limiter: IpConnectionLimiter;
+  /** connection limits and rates of the client address */
+  limiter: ConnectionGate;
   createSession(io: SessionIO): ProtocolSession;
   /** the line sent when a client IP has too many connections, e.g. "421 4.7.0 Too many connections\r\n" */
   tooManyConnections: string;
+  /** the line sent when a client IP opens connections too fast */
+  tooFast: string;
   /** the line sent when the session fails unexpectedly, e.g. "421 4.3.0 Internal error\r\n" */
   internalError: string;
 }
@@ -178,12 +181,20 @@ class Connection implements SessionIO {
   }
 
   private async begin(early: Buffer | null): Promise<void> {
-    if (!this.opts.limiter.acquire(this.remoteAddress)) {
+    const refusal = this.opts.limiter.admit(this.remoteAddress);
+    if (refusal !== null) {
       this.result = "refused";
-      this.log.warn("session.open", `refused: too many connections from ${this.remoteAddress}`, {
+      const why =
+        refusal === "rate"
+          ? "connection rate exceeded"
+          : refusal === "network"
+            ? "too many connections from its network"
+            : "too many connections";
+      this.log.warn("session.open", `refused ${this.remoteAddress}: ${why}`, {
         remote: this.remoteAddress,
+        limit: refusal,
       });
-      this.socket.end(this.opts.tooManyConnections);
+      this.socket.end(refusal === "rate" ? this.opts.tooFast : this.opts.tooManyConnections);
       return;
     }
     this.counted = true;

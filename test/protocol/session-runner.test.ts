@@ -7,6 +7,7 @@ import { connect as tlsConnect } from "node:tls";
 import { createMetrics } from "../../src/http/metrics.js";
 import { silentLog } from "../../src/log/logger.js";
 import { ConnectionTracker } from "../../src/net/connection-tracker.js";
+import { ConnectionAdmission } from "../../src/net/admission.js";
 import { IpConnectionLimiter } from "../../src/net/ip-limits.js";
 import {
   type ProtocolSession,
@@ -98,9 +99,10 @@ describe("SessionRunner", () => {
       log: silentLog(),
       metrics: createMetrics({ defaultMetrics: false }),
       tracker,
-      limiter: new IpConnectionLimiter(0),
+      limiter: new ConnectionAdmission("smtp", new IpConnectionLimiter(0), null),
       createSession: (io) => new LineSession(io),
       tooManyConnections: "TOO MANY\r\n",
+      tooFast: "TOO FAST\r\n",
       internalError: "INTERNAL\r\n",
     };
   });
@@ -203,7 +205,7 @@ describe("SessionRunner", () => {
   });
 
   it("limits connections per IP", async () => {
-    const port = await listen({ limiter: new IpConnectionLimiter(2) });
+    const port = await listen({ limiter: new ConnectionAdmission("smtp", new IpConnectionLimiter(2), null) });
     const a = connect(port, "127.0.0.1");
     const b = connect(port, "127.0.0.1");
     await reader(a).until("HELLO");

@@ -22,6 +22,7 @@ export function createImapListener(ctx: ServerContext, name: ListenerName): Serv
     tracker: ctx.tracker,
     limiter: ctx.limiters.imap,
     tooManyConnections: "* BYE Too many connections from your address\r\n",
+    tooFast: "* BYE [UNAVAILABLE] Too many connections from your address per minute, try again later\r\n",
     internalError: "* BYE Internal server error\r\n",
     createSession: (io) =>
       new ImapSession(io, {

@@ -30,6 +30,7 @@ export function createPop3Listener(ctx: ServerContext, name: ListenerName): Serv
     tracker: ctx.tracker,
     limiter: ctx.limiters.pop3,
     tooManyConnections: err("Too many connections from your address", "SYS/TEMP"),
+    tooFast: err("Too many connections from your address per minute, try again later", "SYS/TEMP"),
     internalError: err("Internal server error", "SYS/TEMP"),
     createSession: (io) =>
       new Pop3Session(io, {

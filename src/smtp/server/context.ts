@@ -7,6 +7,7 @@ import type { LocalDeliveryAgent } from "../../delivery/local-delivery.js";
 import type { Metrics } from "../../http/metrics.js";
 import type { DkimSigner } from "../../security/dkim-sign.js";
 import type { MailStore } from "../../store/types.js";
+import type { InboundPolicy } from "../../policy/inbound.js";
 
 /** smtp = inbound MX (no AUTH, local recipients only); submission(s) = authenticated users (RFC 6409). */
 export type SmtpRole = "smtp" | "submission" | "submissions";
@@ -21,5 +22,7 @@ export interface SmtpDeps {
   /** signs what local users send to other domains; null when dkim.sign is off */
   signer: DkimSigner | null;
   scram: ScramOptions;
+  /** rates, DNSBL, greylisting, SPF/DKIM/DMARC and the spam scanner */
+  policy: InboundPolicy;
   isShuttingDown(): boolean;
 }

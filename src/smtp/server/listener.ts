@@ -23,6 +23,7 @@ export function createSmtpListener(ctx: ServerContext, name: ListenerName): Serv
     tracker: ctx.tracker,
     limiter: ctx.limiters.smtp,
     tooManyConnections: `421 4.7.0 ${config.hostname} Error: too many connections from your address\r\n`,
+    tooFast: `421 4.7.0 ${config.hostname} Error: too many connections from your address per minute, try again later\r\n`,
     internalError: `421 4.3.0 ${config.hostname} Error: internal error, closing connection\r\n`,
     createSession: (io) =>
       new SmtpSession(
@@ -36,6 +37,7 @@ export function createSmtpListener(ctx: ServerContext, name: ListenerName): Serv
           delivery: ctx.delivery,
           signer: ctx.signer,
           scram: { secret: ctx.serverSecret },
+          policy: ctx.policy,
           isShuttingDown: ctx.isShuttingDown,
         },
         role,

@@ -24,6 +24,8 @@ import { continueAuth } from "./commands/auth.js";
 import { finishBdatChunk } from "./commands/bdat.js";
 import { finishData } from "./commands/data.js";
 import type { SmtpDeps, SmtpRole } from "./context.js";
+import type { ClientChecks } from "../../policy/inbound.js";
+import type { SpfOutcome } from "../../security/inbound-auth.js";
 
 export interface Transaction {
   from: Mailbox | null;
@@ -38,6 +40,8 @@ export interface Transaction {
   bdatFailed: boolean;
   /** writing the spool failed (disk full…): the rest is drained and the error answered at the end */
   spoolError?: unknown;
+  /** SPF of the sender, started at MAIL FROM on the MX listener */
+  spf: Promise<SpfOutcome> | null;
 }
 
 export interface AuthExchange {
@@ -64,6 +68,8 @@ export class SmtpSession implements ProtocolSession {
   bdatRefusal: Reply | null = null;
   /** transactions completed in this session, for ids */
   txnCount = 0;
+  /** lookups about the client (MX listener only), started at the greeting */
+  client: ClientChecks | null = null;
 
   private readonly reader = new LineReader();
   private out: string[] = [];
@@ -87,6 +93,7 @@ export class SmtpSession implements ProtocolSession {
   // ---- ProtocolSession ----
 
   greeting(): void {
+    if (this.role === "smtp") this.client = this.deps.policy.startClient(this.io.remoteAddress);
     const pause = this.role === "smtp" ? this.deps.config.smtp.greet_pause : 0;
     if (pause > 0) {
       // Postscreen-style pregreet test: a client that talks before our banner is not a real MTA.

@@ -6,7 +6,7 @@ import type { Command } from "../../protocol/command-parser.js";
 import { BdatReceiver } from "../../protocol/bdat-receiver.js";
 import { REPLIES, type Reply, withText } from "../../protocol/reply.js";
 import type { SmtpSession } from "../session.js";
-import { commitMessage, mimeLimits } from "./commit.js";
+import { commitMessage, spoolOptions } from "./commit.js";
 import type { HandlerResult } from "./index.js";
 
 export async function handleBdat(
@@ -23,7 +23,7 @@ export async function handleBdat(
   else if (txn.recipients.length === 0) refusal = REPLIES.noValidRecipients;
   if (txn && !refusal && txn.bodyMode === null) {
     txn.bodyMode = "bdat";
-    txn.spool = new MessageSpool(s.deps.store, { limits: mimeLimits(s) });
+    txn.spool = new MessageSpool(s.deps.store, spoolOptions(s));
     s.bdat = new BdatReceiver({ maxSize: s.deps.config.limits.message_size });
     s.dataStartedAt = Date.now();
   }

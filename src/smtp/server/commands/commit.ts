@@ -4,6 +4,8 @@
 // half-delivered message.
 import { addressBelongsTo } from "../../../policy/recipients.js";
 import type { MimeLimits } from "../../../mail/mime-types.js";
+import type { SpoolOptions } from "../../../delivery/spool.js";
+import { AuthResultsFilter } from "../../../security/header-filter.js";
 import { StoreError } from "../../../store/types.js";
 import { REPLIES, type Reply, withText } from "../../protocol/reply.js";
 import type { SpooledMessage } from "../../../delivery/types.js";
@@ -12,6 +14,21 @@ import type { SmtpSession } from "../session.js";
 export function mimeLimits(s: SmtpSession): Partial<MimeLimits> {
   const l = s.deps.config.limits;
   return { maxHeaderBytes: l.mime_header_bytes, maxParts: l.mime_parts, maxDepth: l.mime_depth };
+}
+
+/**
+ * How a message is spooled: with the MIME bounds, and with forged Authentication-Results fields
+ * removed on every listener (RFC 8601 §5: only ours may claim our authserv-id; a local user could
+ * otherwise show colleagues a fake "dkim=pass").
+ */
+export function spoolOptions(s: SmtpSession): SpoolOptions {
+  return {
+    limits: mimeLimits(s),
+    transform: new AuthResultsFilter({
+      authservId: s.deps.config.hostname,
+      maxHeaderBytes: s.deps.config.limits.mime_header_bytes,
+    }),
+  };
 }
 
 export async function commitMessage(s: SmtpSession): Promise<void> {
@@ -50,6 +67,44 @@ export async function commitMessage(s: SmtpSession): Promise<void> {
       s.reply({ code: 554, enhanced: "5.4.6", lines: [`Too many hops (${hops} Received header fields): mail loop?`] });
       return;
     }
+    let extraPrefix = "";
+    let junk = false;
+    if (s.role === "smtp" && s.client) {
+      const decision = await s.deps.policy.data(
+        {
+          blobId: message.blobId,
+          size: message.size,
+          ip: s.io.remoteAddress,
+          helo: s.helo,
+          mailFrom: txn.from?.address ?? "",
+          recipients: txn.recipients.map((r) => r.address),
+          spf: txn.spf,
+          queueId: id,
+        },
+        s.client,
+      );
+      if (decision.action !== "accept") {
+        s.reject(decision.reason);
+        s.log.warn("policy.verdict", `message refused: ${decision.reason}`, {
+          id,
+          from: txn.from?.address ?? "<>",
+          remote: s.io.remoteAddress,
+          ...decision.notes,
+        });
+        s.txn = null;
+        await spool.abort();
+        s.reply(decision.reply);
+        return;
+      }
+      extraPrefix = decision.prefix;
+      junk = decision.junk;
+      if (junk || Object.keys(decision.notes).length > 0)
+        s.log.info("policy.verdict", junk ? "message filed as junk" : "message authenticated", {
+          id,
+          junk,
+          ...decision.notes,
+        });
+    }
     const queueExtraPrefix = await dkimPrefix(s, message, txn.from?.address ?? "");
     const outcome = await s.deps.delivery.deliver(
       message,
@@ -70,7 +125,7 @@ export async function commitMessage(s: SmtpSession): Promise<void> {
         authenticatedAs: s.account?.address ?? null,
         id,
       },
-      { accountId: s.account?.id ?? null, queueExtraPrefix },
+      { accountId: s.account?.id ?? null, queueExtraPrefix, extraPrefix, junk },
     );
     s.txn = null;
     s.deps.metrics.messagesAccepted.inc({ listener: s.role });

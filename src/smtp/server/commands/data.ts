@@ -5,7 +5,7 @@ import type { DataVerdict } from "../../protocol/data-receiver.js";
 import { DataReceiver, dataVerdictReply } from "../../protocol/data-receiver.js";
 import { REPLIES, withText } from "../../protocol/reply.js";
 import type { SmtpSession } from "../session.js";
-import { commitMessage, mimeLimits } from "./commit.js";
+import { commitMessage, spoolOptions } from "./commit.js";
 import type { HandlerResult } from "./index.js";
 
 export function handleData(s: SmtpSession): HandlerResult {
@@ -13,7 +13,7 @@ export function handleData(s: SmtpSession): HandlerResult {
   if (!txn) return s.error(withText(REPLIES.badSequence, "Need MAIL command"));
   if (txn.bodyMode === "bdat") return s.error(withText(REPLIES.badSequence, "DATA cannot follow BDAT"));
   if (txn.recipients.length === 0) return s.error(REPLIES.noValidRecipients);
-  txn.spool = new MessageSpool(s.deps.store, { limits: mimeLimits(s) });
+  txn.spool = new MessageSpool(s.deps.store, spoolOptions(s));
   txn.bodyMode = "data";
   s.data = new DataReceiver({ maxSize: s.deps.config.limits.message_size });
   s.mode = "data";

@@ -3,7 +3,7 @@
 import { addressBelongsTo } from "../../../policy/recipients.js";
 import type { Command } from "../../protocol/command-parser.js";
 import { REPLIES, withText } from "../../protocol/reply.js";
-import type { SmtpSession } from "../session.js";
+import type { SmtpSession, Transaction } from "../session.js";
 import type { HandlerResult } from "./index.js";
 
 export async function handleMail(
@@ -35,7 +35,28 @@ export async function handleMail(
     });
     return "continue";
   }
+  let spf: Transaction["spf"] = null;
+  if (s.role === "smtp" && s.client) {
+    const r = await s.deps.policy.mail(s.client, s.helo, cmd.from?.address ?? "");
+    if (r.reply) {
+      const reason = r.reply.code === 451 ? "message-rate" : "spf";
+      s.reject(reason);
+      s.log.info("policy.limit", `sender refused: ${reason}`, { from: cmd.from?.address ?? "<>", remote: s.io.remoteAddress });
+      s.reply(r.reply);
+      return "continue";
+    }
+    spf = r.spf;
+  } else if (s.account) {
+    const limit = s.deps.policy.submissionMail(s.account.id);
+    if (limit) {
+      s.reject("send-limit");
+      s.log.warn("policy.limit", `${s.account.address} reached its hourly message limit`, { account: s.account.address });
+      s.reply(limit);
+      return "continue";
+    }
+  }
   s.txn = {
+    spf,
     from: cmd.from,
     params: cmd.params,
     recipients: [],

@@ -19,9 +19,20 @@ export async function handleRcpt(
     return "continue";
   }
   // The null sender sends bounces: one recipient per bounce is all a real bounce needs (backscatter).
-  if (txn.from === null && txn.rcptCount >= 1 && s.role === "smtp") {
+  if (txn.from === null && txn.rcptCount >= s.deps.config.limits.null_sender_recipients && s.role === "smtp") {
+    s.reject("too-many-recipients");
     s.reply(withText(REPLIES.tooManyRecipients, "Too many recipients for a bounce"));
     return "continue";
+  }
+  if (s.role === "smtp" && s.client) {
+    const refusal = await s.deps.policy.rcptClient(s.client);
+    if (refusal) {
+      const reason = refusal.code === 554 ? "dnsbl" : "recipient-rate";
+      s.reject(reason);
+      s.log.info("policy.limit", `recipient refused: ${reason}`, { rcpt: cmd.to.address, remote: s.io.remoteAddress });
+      s.reply(refusal);
+      return "continue";
+    }
   }
   const n = cmd.params.notify;
   const notify = n
@@ -45,6 +56,23 @@ export async function handleRcpt(
       return s.error(decision.reply);
     s.reply(decision.reply);
     return "continue";
+  }
+  if (s.role === "smtp" && s.client) {
+    const grey = await s.deps.policy.rcptAccepted(s.client, txn.from?.address ?? "", cmd.to.address);
+    if (grey) {
+      s.reject("greylisted");
+      s.log.info("policy.limit", "recipient greylisted", { rcpt: cmd.to.address, remote: s.io.remoteAddress });
+      s.reply(grey);
+      return "continue";
+    }
+  } else if (s.account) {
+    const limit = s.deps.policy.submissionRcpt(s.account.id);
+    if (limit) {
+      s.reject("send-limit");
+      s.log.warn("policy.limit", `${s.account.address} reached its daily recipient limit`, { account: s.account.address });
+      s.reply(limit);
+      return "continue";
+    }
   }
   txn.recipients.push(...decision.recipients);
   txn.rcptCount++;
