@@ -517,6 +517,15 @@ export const SCHEMA: readonly SchemaEntry[] = complete([
       "forwarded mail fails SPF, and DMARC judges SPF together with DKIM.",
   }),
   entry({
+    key: "inbound.trusted_arc_sealers",
+    type: types.hostnames,
+    default: [],
+    example: ["lists.example.org"],
+    doc:
+      "Domains whose ARC seal (RFC 8617) Postamt trusts, e.g. mailing lists that rewrite messages: mail that fails " +
+      "DMARC but carries a passing ARC chain sealed by one of them, with dmarc=pass recorded there, is not rejected or quarantined.",
+  }),
+  entry({
     key: "inbound.dmarc_reports",
     type: types.bool,
     default: true,

@@ -107,6 +107,8 @@ export interface Config {
     readonly dmarc_enforce: boolean;
     readonly protect_local_domains: boolean;
     readonly spf_reject: boolean;
+    /** ARC sealer domains whose recorded dmarc=pass overrides a local DMARC failure */
+    readonly trusted_arc_sealers: readonly string[];
     readonly dmarc_reports: boolean;
   };
   readonly dnsbl: {

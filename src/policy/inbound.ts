@@ -216,6 +216,7 @@ export class InboundPolicy {
           isLocalDomain: (d) => store.isLocalDomain(d),
           dmarcEnforce: config.inbound.dmarc_enforce && !c.exempt,
           protectLocalDomains: config.inbound.protect_local_domains && !c.exempt,
+          trustedArcSealers: config.inbound.trusted_arc_sealers,
         });
       } catch (err) {
         log.warn("policy.error", "message authentication failed; delivered without it", { err });

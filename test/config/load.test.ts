@@ -105,6 +105,7 @@ describe("loading a file", () => {
       dmarc_enforce: true,
       protect_local_domains: true,
       spf_reject: false,
+      trusted_arc_sealers: [],
       dmarc_reports: true,
     });
     assert.deepEqual(c.dnsbl, { zones: [] });
@@ -181,6 +182,7 @@ authenticate = false
 dmarc_enforce = false
 protect_local_domains = false
 spf_reject = true
+trusted_arc_sealers = ["lists.example.org"]
 dmarc_reports = false
 
 [dnsbl]
@@ -268,6 +270,7 @@ shutdown_grace = "1m30s"
       dmarc_enforce: false,
       protect_local_domains: false,
       spf_reject: true,
+      trusted_arc_sealers: ["lists.example.org"],
       dmarc_reports: false,
     });
     assert.deepEqual(c.dnsbl, { zones: ["zen.spamhaus.org", "bl.example.net"] });
