@@ -26,6 +26,8 @@ export interface RecipientContext {
   hostname: string;
   notify?: string[];
   orcpt?: string;
+  /** a bounce (MAIL FROM:<>) arriving on the MX */
+  nullSender?: boolean;
 }
 
 const mailboxFull = (address: string): Reply =>
@@ -75,6 +77,16 @@ export async function decideRecipient(to: Mailbox, ctx: RecipientContext): Promi
       : { ok: false, reply: REPLIES.relayDenied, reason: "relay-denied" };
   }
   const resolved = await store.resolveRecipient(address);
+  if (resolved?.catchAll && ctx.nullSender) {
+    // Backscatter: spammers forge random addresses of our domains as senders, and the bounces come
+    // back to them. A catch-all would take them all; only a real mailbox or alias sent mail that
+    // can bounce.
+    return {
+      ok: false,
+      reply: withText(REPLIES.mailboxUnknown, `<${address}>: Recipient address rejected: bounces are accepted for real addresses only`),
+      reason: "unknown-user",
+    };
+  }
   if (!resolved) {
     return {
       ok: false,

@@ -366,6 +366,8 @@ export interface RecipientResolution {
   addresses: string[];
   /** remote addresses reached through aliases, to be queued for relay (deduplicated) */
   remote: string[];
+  /** only the domain's catch-all "@domain" answered for the address */
+  catchAll?: boolean;
 }
 
 // ---- interfaces ----

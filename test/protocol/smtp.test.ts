@@ -271,6 +271,23 @@ describe("SMTP server", () => {
     assert.equal((await c.cmd("RCPT TO:<bob@example.test>")).code, 452);
     c.close();
   });
+
+  it("takes bounces only for real addresses, not through a catch-all (backscatter)", async () => {
+    await t.server.store.addDomain("catchall.test");
+    await t.server.store.addAlias("@catchall.test", ["alice@example.test"]);
+    await t.server.store.addAlias("info@catchall.test", ["bob@example.test"]);
+    const c = await greeted(t.port("smtp"));
+    assert.equal((await c.cmd("MAIL FROM:<>")).code, 250);
+    const random = await c.cmd("RCPT TO:<x7f3q@catchall.test>");
+    assert.equal(random.code, 550);
+    assert.match(random.raw, /5\.1\.1 .*bounces are accepted for real addresses only/);
+    assert.equal((await c.cmd("RCPT TO:<info@catchall.test>")).code, 250, "a real alias takes its bounce");
+    assert.equal((await c.cmd("RSET")).code, 250);
+    // an ordinary sender still reaches the catch-all
+    assert.equal((await c.cmd("MAIL FROM:<carol@remote.test>")).code, 250);
+    assert.equal((await c.cmd("RCPT TO:<x7f3q@catchall.test>")).code, 250);
+    c.close();
+  });
 });
 
 describe("SMTP submission", () => {

@@ -447,6 +447,9 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
           assert.deepEqual((await s.resolveRecipient("anything@example.com"))?.accountIds, [ids.bob]);
           assert.deepEqual((await s.resolveRecipient("alice@example.com"))?.accountIds, [ids.alice]);
           assert.deepEqual((await s.resolveRecipient("alice+tag@example.com"))?.accountIds, [ids.alice]);
+          // says which answered: the null sender may not use a catch-all (backscatter)
+          assert.equal((await s.resolveRecipient("anything@example.com"))?.catchAll, true);
+          assert.equal((await s.resolveRecipient("alice+tag@example.com"))?.catchAll, false);
           // no catch-all on other.test
           assert.equal(await s.resolveRecipient("anything@other.test"), null);
         }));

@@ -322,23 +322,24 @@ export class Directory {
     }
     if (!this.isLocalDomain(splitAddress(normalized).domain)) return null;
     const out = new Collector();
-    this.resolveLocal(normalized, out, 0);
+    const how = this.resolveLocal(normalized, out, 0);
     if (out.accounts.size === 0 && out.remote.size === 0) return null;
     return {
       kind: "local",
       accountIds: [...out.accounts.keys()],
       addresses: [...out.accounts.values()],
       remote: [...out.remote],
+      catchAll: how === "catch-all",
     };
   }
 
-  /** false when nothing at all answers for the address */
-  private resolveLocal(address: string, out: Collector, depth: number): boolean {
-    if (this.resolveExact(address, out, depth)) return true;
+  /** null when nothing at all answers for the address */
+  private resolveLocal(address: string, out: Collector, depth: number): "direct" | "catch-all" | null {
+    if (this.resolveExact(address, out, depth)) return "direct";
     const { local, domain } = splitAddress(address);
     const sub = splitSubaddress(local);
-    if (sub && this.resolveExact(`${sub.base}@${domain}`, out, depth)) return true;
-    return this.resolveExact(`@${domain}`, out, depth);
+    if (sub && this.resolveExact(`${sub.base}@${domain}`, out, depth)) return "direct";
+    return this.resolveExact(`@${domain}`, out, depth) ? "catch-all" : null;
   }
 
   private resolveExact(address: string, out: Collector, depth: number): boolean {

@@ -45,6 +45,7 @@ export async function handleRcpt(
     mayRelay: s.role !== "smtp" && s.account !== null,
     declaredSize: txn.params.size ?? 0,
     hostname: s.deps.config.hostname,
+    nullSender: txn.from === null && s.role === "smtp",
     notify,
     orcpt: cmd.params.orcpt ? `${cmd.params.orcpt.type};${cmd.params.orcpt.address}` : undefined,
   });
