@@ -77,6 +77,11 @@ export class InboundPolicy {
     return this.deps.abuse;
   }
 
+  /** The client's verified reverse DNS name (iprev pass), for Received; null when unknown. */
+  async verifiedHost(c: ClientChecks): Promise<string | null> {
+    return verifiedName(await c.iprev?.catch(() => null)) || null;
+  }
+
   /** At the greeting of an MX session. Failures of these lookups are logged and ignored. */
   startClient(ip: string): ClientChecks {
     const { config, resolver, dnsbl } = this.deps;
@@ -292,7 +297,8 @@ export class InboundPolicy {
     const best = auth.dkim.find((d) => d.result === "pass") ?? auth.dkim[0];
     rec.record({
       domain: auth.dmarc.domain,
-      sourceIp: m.ip,
+      // a dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d; reports name them as IPv4
+      sourceIp: m.ip.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, ""),
       policy: auth.dmarc.policy,
       disposition: auth.disposition,
       dmarc: auth.dmarc.result,

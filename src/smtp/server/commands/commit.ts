@@ -119,7 +119,7 @@ export async function commitMessage(s: SmtpSession): Promise<void> {
         receivedBy: s.deps.config.hostname,
         heloName: s.helo,
         remoteAddress: s.io.remoteAddress,
-        remoteHost: null,
+        remoteHost: s.client ? await s.deps.policy.verifiedHost(s.client) : null,
         protocol: s.withProtocol(),
         tls: s.io.tls,
         authenticatedAs: s.account?.address ?? null,
