@@ -31,6 +31,7 @@ import { type OutboundDeps, type OutboundService, startOutbound } from "./delive
 import { type BounceSink, StoreBounceSink } from "./queue/bounce-sink.js";
 import { DkimSigner } from "./security/dkim-sign.js";
 import { VERSION } from "./version.js";
+import { Gauge } from "prom-client";
 
 export interface RunningServer {
   readonly config: Config;
@@ -200,6 +201,24 @@ export async function startServer(config: Config, log: Log, opts: StartOptions =
   const out = outbound;
   await logNextSteps(store, config, log);
   const gcTimer = scheduleGarbageCollection(store, log);
+  // the limits' refusal counts: a Prometheus series, and a log line every 10 minutes when they grew
+  new Gauge({
+    name: "postamt_limit_refusals",
+    help: "Connections, messages and recipients refused by a rate or connection limit since start, by limit",
+    labelNames: ["limit"],
+    registers: [metrics.registry],
+    collect() {
+      for (const [limit, n] of Object.entries(abuse.refused)) this.set({ limit }, n);
+    },
+  });
+  let lastRefused = JSON.stringify(abuse.refused);
+  const refusalTimer = setInterval(() => {
+    const now = JSON.stringify(abuse.refused);
+    if (now === lastRefused) return;
+    lastRefused = now;
+    log.info("policy.limit", "limit refusals since start", { refused: { ...abuse.refused } });
+  }, 600_000);
+  refusalTimer.unref();
   // forgotten triplets and allowances leave the table once an hour
   const greylistTimer = setInterval(() => {
     greylist?.expire().catch((err: unknown) => log.warn("policy.error", "greylist expiry failed", { err }));
@@ -223,6 +242,7 @@ export async function startServer(config: Config, log: Log, opts: StartOptions =
       await closed;
       await out.stop();
       clearInterval(greylistTimer);
+      clearInterval(refusalTimer);
       await dmarc?.flush();
       await rawStore.close();
       log.info(

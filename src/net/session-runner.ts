@@ -79,6 +79,8 @@ export interface RunnerOptions {
 }
 
 const PROXY_HEADER_TIMEOUT_MS = 10_000;
+/** how long a refused connection may stay half-open after the refusal line */
+const REFUSED_LINGER_MS = 5_000;
 /**
  * Output a client may leave unread before it is disconnected. Sessions wait for the socket to drain
  * between commands, so only a client that pipelines commands and never reads can get here.
@@ -195,6 +197,8 @@ class Connection implements SessionIO {
         limit: refusal,
       });
       this.socket.end(refusal === "rate" ? this.opts.tooFast : this.opts.tooManyConnections);
+      // a client that never closes its side must not keep the socket: refusals count against nothing
+      setTimeout(() => this.socket.destroy(), REFUSED_LINGER_MS).unref();
       return;
     }
     this.counted = true;
