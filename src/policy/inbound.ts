@@ -53,6 +53,8 @@ export interface MessageFacts {
   recipients: string[];
   /** SPF as started at MAIL FROM */
   spf: Promise<SpfOutcome> | null;
+  /** SPF of the HELO name, started at MAIL FROM (null: HELO was an address literal, or <>) */
+  heloSpf?: Promise<SpfOutcome> | null;
   queueId: string;
 }
 
@@ -99,7 +101,7 @@ export class InboundPolicy {
     c: ClientChecks,
     helo: string | null,
     mailFrom: string,
-  ): Promise<{ reply: Reply | null; spf: Promise<SpfOutcome> | null }> {
+  ): Promise<{ reply: Reply | null; spf: Promise<SpfOutcome> | null; heloSpf?: Promise<SpfOutcome> | null }> {
     const { config, resolver, abuse } = this.deps;
     if (!c.exempt) {
       const rate = abuse.message(c.ip);
@@ -119,6 +121,12 @@ export class InboundPolicy {
     if (!config.inbound.authenticate && !config.inbound.spf_reject) return { reply: null, spf: null };
     const spf = checkSpf({ ip: c.ip, helo, mailFrom, hostname: config.hostname, resolver });
     spf.catch(() => undefined);
+    // RFC 7208 §2.3: the HELO identity checked too, when it is a name (an address literal has no SPF)
+    const heloSpf =
+      config.inbound.authenticate && mailFrom !== "" && helo && !helo.startsWith("[") && helo.includes(".")
+        ? checkSpf({ ip: c.ip, helo, mailFrom: "", hostname: config.hostname, resolver })
+        : null;
+    heloSpf?.catch(() => undefined);
     if (config.inbound.spf_reject && !c.exempt) {
       const r = await spf.catch(() => null);
       if (r?.result === "fail") {
@@ -133,7 +141,7 @@ export class InboundPolicy {
         };
       }
     }
-    return { reply: null, spf };
+    return { reply: null, spf, heloSpf };
   }
 
   /** MAIL FROM on submission: the account's hourly message limit. */
@@ -217,6 +225,7 @@ export class InboundPolicy {
           hostname: config.hostname,
           resolver: this.deps.resolver,
           spf: (await m.spf?.catch(() => undefined)) ?? undefined,
+          heloSpf: (await m.heloSpf?.catch(() => undefined)) ?? undefined,
           iprev: (await c.iprev?.catch(() => undefined)) ?? undefined,
           isLocalDomain: (d) => store.isLocalDomain(d),
           dmarcEnforce: config.inbound.dmarc_enforce && !c.exempt,

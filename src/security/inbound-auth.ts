@@ -122,6 +122,11 @@ export interface InboundAuthInput {
   resolver: DnsResolver;
   /** SPF computed at MAIL FROM; when absent it is computed here */
   spf?: SpfOutcome;
+  /**
+   * SPF of the HELO identity (RFC 7208 §2.3 recommends checking it separately), reported as a
+   * second spf result with smtp.helo; not used for DMARC, which takes the MAIL FROM result.
+   */
+  heloSpf?: SpfOutcome;
   /** reverse DNS computed at connect; when absent it is computed here */
   iprev?: IprevResult;
   isLocalDomain(domain: string): Promise<boolean>;
@@ -595,6 +600,14 @@ export async function authenticateInbound(input: InboundAuthInput): Promise<Inbo
         : ["smtp.mailfrom", spfResult.sender ?? input.mailFrom],
     ],
   });
+  if (input.heloSpf && input.mailFrom !== "") {
+    results.push({
+      method: "spf",
+      result: input.heloSpf.result,
+      comment: input.heloSpf.comment || undefined,
+      props: [["smtp.helo", input.heloSpf.domain]],
+    });
+  }
   if (dkim.length === 0) results.push({ method: "dkim", result: "none", comment: "message not signed" });
   for (const d of dkim) {
     const props: Array<[string, string]> = [];

@@ -276,6 +276,9 @@ describe("e2e: inbound authentication through the SMTP listener", () => {
     assert.equal(authResultsFields(stored).length, 1);
     assert.deepEqual(summary(ar), { spf: "pass", dkim: "pass", dmarc: "pass", arc: "none", iprev: "pass" });
     assert.equal(prop(results(ar, "spf")[0], "smtp.mailfrom"), "bounces@sender.test");
+    // the HELO identity is checked too and reported on its own (RFC 7208 §2.3); it has no record here
+    const helo = results(ar, "spf")[1];
+    assert.deepEqual([helo?.result, prop(helo!, "smtp.helo")], ["none", "client.sender.test"]);
     // one result per signature, newest (on top) first, both pass for sender.test
     const dkim = results(ar, "dkim");
     assert.deepEqual(

@@ -42,6 +42,8 @@ export interface Transaction {
   spoolError?: unknown;
   /** SPF of the sender, started at MAIL FROM on the MX listener */
   spf: Promise<SpfOutcome> | null;
+  /** SPF of the HELO name, started with it */
+  heloSpf?: Promise<SpfOutcome> | null;
 }
 
 export interface AuthExchange {

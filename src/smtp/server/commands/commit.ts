@@ -79,6 +79,7 @@ export async function commitMessage(s: SmtpSession): Promise<void> {
           mailFrom: txn.from?.address ?? "",
           recipients: txn.recipients.map((r) => r.address),
           spf: txn.spf,
+          heloSpf: txn.heloSpf,
           queueId: id,
         },
         s.client,

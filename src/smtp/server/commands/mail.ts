@@ -36,6 +36,7 @@ export async function handleMail(
     return "continue";
   }
   let spf: Transaction["spf"] = null;
+  let heloSpf: Transaction["spf"] = null;
   if (s.role === "smtp" && s.client) {
     const r = await s.deps.policy.mail(s.client, s.helo, cmd.from?.address ?? "");
     if (r.reply) {
@@ -46,6 +47,7 @@ export async function handleMail(
       return "continue";
     }
     spf = r.spf;
+    heloSpf = r.heloSpf ?? null;
   } else if (s.account) {
     const limit = s.deps.policy.submissionMail(s.account.id);
     if (limit) {
@@ -57,6 +59,7 @@ export async function handleMail(
   }
   s.txn = {
     spf,
+    heloSpf,
     from: cmd.from,
     params: cmd.params,
     recipients: [],
