@@ -381,6 +381,7 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
             accountIds: [ids.alice],
             addresses: ["alice@example.com"],
             remote: [],
+            catchAll: false,
           });
           assert.deepEqual((await s.resolveRecipient("ALICE@Example.Com"))?.accountIds, [ids.alice]);
           assert.deepEqual((await s.resolveRecipient("<alice@example.com>"))?.accountIds, [ids.alice]);
