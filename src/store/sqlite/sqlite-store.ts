@@ -121,7 +121,8 @@ export class SqliteMailStore implements MailStore {
     const parts = this.parts;
     if (!parts) return;
     this.parts = null;
-    parts.commit.close();
+    // commits what is queued and waits for its WAL sync before the connection goes
+    await parts.commit.close();
     parts.db.close();
   }
 
