@@ -204,6 +204,7 @@ export async function loadPostamtStore(dataDir: string, n: number): Promise<void
               mime: sp.mime,
               envelope: sp.envelope,
               searchText: sp.searchText,
+              header: sp.header,
             },
             internalDate: new Date(m.time * 1000),
             targets: [

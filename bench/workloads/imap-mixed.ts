@@ -7,7 +7,10 @@
 // command); every command's latency is kept and the workload prints p50/p99 per command. Appends, copies (to Archive) and expunges keep the INBOX about steady.
 // Loading is not timed (Postamt: MULTIAPPEND; Dovecot: Maildir files, indexed at the untimed first
 // SELECT). LOGIN is not part of the mix: the two servers' password schemes differ (Dovecot's {PLAIN}
-// passwd-file vs Postamt's scrypt).
+// passwd-file vs Postamt's scrypt). BENCH_MIXED_PROFILE=DIR runs Postamt under `node --cpu-prof` into DIR
+// and writes DIR/window-<pid>.json with the timed part, for bench/lib/cpuprofile-top.ts.
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { startDovecot } from "../lib/dovecot.js";
 import { type ConnResult, ImapConn, quote } from "../lib/imap-conn.js";
 import { TOOLS } from "../lib/install.js";
@@ -332,7 +335,12 @@ function summary(): void {
 
 // ---------------------------------------------------------------- one run
 
-async function measure(server: RunningPeer, p: MixedParams, accounts: BenchUser[]): Promise<Sample> {
+async function measure(
+  server: RunningPeer,
+  p: MixedParams,
+  accounts: BenchUser[],
+  profileDir: string | null,
+): Promise<Sample> {
   const port = server.ports.imap;
   if (!port) throw new Error(`${server.name} has no IMAP listener`);
   const t0 = Date.now();
@@ -364,6 +372,13 @@ async function measure(server: RunningPeer, p: MixedParams, accounts: BenchUser[
     const serverCpu = (await treeCpuSeconds(roots)) - cpu0;
     const me = process.cpuUsage(me0);
     const processes = (await processTree(roots)).length;
+    if (server.name === "postamt" && profileDir) {
+      const [pid] = roots;
+      await writeFile(
+        join(profileDir, `window-${pid}.json`),
+        `${JSON.stringify({ ...p, pid, startUs: Number(start / 1000n), endUs: Number(ctl.recordedEnd / 1000n), seconds })}\n`,
+      );
+    }
 
     let ops = 0;
     const perCommand: RoundStats["perCommand"] = {};
@@ -430,16 +445,25 @@ export const imapMixed: Workload = {
       ops: envInt("BENCH_MIXED_OPS", 0, 0),
     };
     const accounts = users(p.clients);
+    const profileDir = process.env["BENCH_MIXED_PROFILE"]
+      ? resolve(process.env["BENCH_MIXED_PROFILE"])
+      : null;
     const c: Case = {
       label: `${p.clients} clients × ${p.messages} msgs, ${p.ops > 0 ? `${p.ops} commands` : `${p.seconds} s`}`,
       params: { ...p, mix: MIX.map(([n, w]) => `${n}:${w}`).join(" ") },
       unit: "cmd/s",
       peer: "dovecot",
-      start: (which) =>
-        which === "postamt"
-          ? startPostamt({ users: accounts, imap: true })
-          : startDovecot({ users: accounts, imap: true }),
-      measure: (server) => measure(server, p, accounts),
+      async start(which) {
+        if (which !== "postamt") return startDovecot({ users: accounts, imap: true });
+        if (!profileDir) return startPostamt({ users: accounts, imap: true });
+        await mkdir(profileDir, { recursive: true });
+        return startPostamt({
+          users: accounts,
+          imap: true,
+          nodeArgs: ["--cpu-prof", "--cpu-prof-dir", profileDir],
+        });
+      },
+      measure: (server) => measure(server, p, accounts, profileDir),
     };
     return [c];
   },

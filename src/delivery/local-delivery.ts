@@ -110,6 +110,7 @@ export class LocalDeliveryAgent {
         mime: msg.mime,
         envelope: msg.envelope,
         searchText: msg.searchText,
+        header: msg.header,
       },
       internalDate: date,
       targets,

@@ -10,7 +10,7 @@
 import { decodeWords } from "../mail/header.js";
 import { MimeParser } from "../mail/mime-parser.js";
 import type { EnvelopeAddress, MimeLimits, MimeNode } from "../mail/mime-types.js";
-import type { BlobWriter, MailStore } from "../store/types.js";
+import { type BlobWriter, type MailStore, MAX_STORED_HEADER } from "../store/types.js";
 import type { SpooledMessage } from "./types.js";
 
 /** default cap on the decoded text kept for the full-text index (characters) */
@@ -37,6 +37,9 @@ export class MessageSpool {
   private readonly parser: MimeParser;
   private readonly text: string[] = [];
   private lastTextNode: MimeNode | null = null;
+  /** copies of the first MAX_STORED_HEADER bytes: the top-level header section, when it fits */
+  private readonly head: Buffer[] = [];
+  private headBytes = 0;
   private bytes = 0;
   private state: State = "open";
   private error: unknown = null;
@@ -76,6 +79,12 @@ export class MessageSpool {
   private async store(chunk: Buffer): Promise<void> {
     if (chunk.length === 0) return;
     this.bytes += chunk.length;
+    if (this.headBytes < MAX_STORED_HEADER) {
+      // copied: the caller may reuse its buffer once write() resolves
+      const take = Buffer.from(chunk.subarray(0, MAX_STORED_HEADER - this.headBytes));
+      this.head.push(take);
+      this.headBytes += take.length;
+    }
     const written = this.writer.write(chunk);
     this.parser.push(chunk);
     try {
@@ -129,7 +138,7 @@ export class MessageSpool {
     ].filter((s) => s !== "");
     const body = this.text.join("");
     this.text.length = 0;
-    return {
+    const out: SpooledMessage = {
       blobId: blob.id,
       size: blob.size,
       mime: parsed.root,
@@ -137,6 +146,13 @@ export class MessageSpool {
       searchText: body === "" ? head.join("\n") : `${head.join("\n")}\n${body}`,
       defects: parsed.defects,
     };
+    const headerEnd = parsed.root.headerEnd;
+    if (headerEnd <= this.headBytes) {
+      const kept = this.head.length === 1 ? this.head[0]! : Buffer.concat(this.head, this.headBytes);
+      out.header = kept.length === headerEnd ? kept : Buffer.from(kept.subarray(0, headerEnd));
+    }
+    this.head.length = 0;
+    return out;
   }
 
   /** Records the first failure, removes the temporary file, returns the error to throw. */

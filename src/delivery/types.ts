@@ -14,6 +14,11 @@ export interface SpooledMessage {
   searchText: string;
   /** MIME defects, for the log */
   defects: string[];
+  /**
+   * The top-level header section, blob bytes [0, mime.headerEnd), when it is at most
+   * MAX_STORED_HEADER bytes (for MessageContent.header: header FETCHes without a blob read)
+   */
+  header?: Buffer;
 }
 
 /** A RCPT of a local domain, resolved to accounts (RecipientResolution minus remote targets). */

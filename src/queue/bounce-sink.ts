@@ -8,7 +8,13 @@ import { deliveredToHeader, returnPathHeader } from "../mail/received.js";
 import { parseMime } from "../mail/mime-parser.js";
 import { decodeSubject } from "../mail/text-extract.js";
 import { domainOf } from "../store/address.js";
-import { type DeliveryTarget, type MailStore, type NewQueueMessage, StoreError } from "../store/types.js";
+import {
+  type DeliveryTarget,
+  type MailStore,
+  type NewQueueMessage,
+  StoreError,
+  storedHeaderOf,
+} from "../store/types.js";
 
 export interface BounceSink {
   /** delivers `message` (a complete DSN) to `to`, durably before it resolves */
@@ -55,6 +61,7 @@ export class StoreBounceSink implements BounceSink {
         mime: parsed.root,
         envelope: parsed.envelope,
         searchText: `${subject}\n${text.join("")}`,
+        header: storedHeaderOf(message, parsed.root),
       },
       targets,
       queue,

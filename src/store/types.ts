@@ -114,6 +114,24 @@ export interface MessageRecord extends MessageSummary {
   /** MIME tree with offsets relative to the blob (add prefix.length for offsets into the full message) */
   mime: MimeNode;
   envelope: Envelope;
+  /**
+   * The blob's top-level header section, bytes [0, mime.headerEnd), kept in the database (see
+   * MessageContent.header): only when getMessage was asked for it ({ header: true }) and it is stored
+   * (absent for messages stored without it, or whose header is over MAX_STORED_HEADER bytes).
+   */
+  header?: Buffer;
+}
+
+/**
+ * The largest top-level header section the store keeps in its database (MessageContent.header), so
+ * that header FETCHes (BODY[HEADER], HEADER.FIELDS, RFC822.HEADER) need no blob read.
+ */
+export const MAX_STORED_HEADER = 16 * 1024;
+
+/** The top-level header section of a whole message's bytes, when the store would keep it. */
+export function storedHeaderOf(message: Buffer, mime: MimeNode): Buffer | undefined {
+  const end = mime.headerEnd;
+  return end <= MAX_STORED_HEADER && end <= message.length ? message.subarray(0, end) : undefined;
 }
 
 /** What a message is made of, shared by every copy of one delivery. */
@@ -125,6 +143,12 @@ export interface MessageContent {
   envelope: Envelope;
   /** decoded text of the message (subject, addresses, text parts) for the full-text index; may be "" */
   searchText?: string;
+  /**
+   * The blob's top-level header section, bytes [0, mime.headerEnd) (MessageSpool keeps it): stored
+   * once per blob when it is at most MAX_STORED_HEADER bytes, and served by getMessage with
+   * { header: true }. Optional: without it header FETCHes read the blob.
+   */
+  header?: Buffer;
 }
 
 export interface DeliveryTarget {
@@ -462,7 +486,8 @@ export interface MailStore {
   deliver(req: DeliveryRequest): Promise<DeliveryResult>;
   /** in UID order; sinceUid: only messages with uid >= sinceUid */
   listMessages(mailboxId: number, opts?: { sinceUid?: number }): Promise<MessageSummary[]>;
-  getMessage(mailboxId: number, uid: number): Promise<MessageRecord | null>;
+  /** opts.header: include the stored top-level header section (MessageRecord.header) in the same read */
+  getMessage(mailboxId: number, uid: number, opts?: { header?: boolean }): Promise<MessageRecord | null>;
   /** the ENVELOPE of every message of a mailbox, by UID, in one read (SORT and THREAD keys) */
   listEnvelopes(mailboxId: number): Promise<Map<number, Envelope>>;
   /** UID, MODSEQ and flags of every message, with HIGHESTMODSEQ and UIDNEXT, in one read; null: no mailbox */
@@ -527,7 +552,10 @@ export interface MailStore {
   /** records that a "delayed" DSN went out for these recipients (the first time is kept) */
   markDelayNotified(recipientIds: number[], at: Date): Promise<void>;
 
-  /** deletes blobs no message or queue entry references (older than graceMs, default 1 hour) */
+  /**
+   * deletes blobs no message or queue entry references (older than graceMs, default 1 hour), with
+   * their stored header sections
+   */
   collectGarbage(opts?: { graceMs?: number }): Promise<{ removed: number }>;
 
   // ---- inbound policy state (schema v6) ----

@@ -1786,6 +1786,66 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
         }
       });
     });
+
+    describe("stored header sections", () => {
+      const withHeader = async (s: MailStore, subject: string, body?: string) => {
+        const content = await testContent(s, subject, body);
+        const bytes = await s.blobs.read(content.blobId);
+        return { ...content, header: bytes.subarray(0, content.mime.headerEnd) };
+      };
+
+      it("serves a delivered message's header section with the record when asked, for every copy", () =>
+        withStore(async (s) => {
+          const a = await testAccount(s, "alice@example.com");
+          const inbox = await inboxOf(s, a.id);
+          const archive = await s.getMailbox(a.id, "Archive");
+          const content = await withHeader(s, "cached");
+          const target = { accountId: a.id, prefix: Buffer.from("X-Trace: 1\r\n") };
+          const c = (await s.deliver({ content, targets: [target] })).copies[0]!;
+          assert.deepEqual((await s.getMessage(inbox.id, c.uid, { header: true }))?.header, content.header);
+          assert.equal((await s.getMessage(inbox.id, c.uid))?.header, undefined);
+          const copied = await s.copyMessages(inbox.id, [c.uid], archive!.id);
+          const copy = await s.getMessage(archive!.id, copied.mapping[0]![1], { header: true });
+          assert.deepEqual(copy?.header, content.header);
+          // without one (an older delivery path), or one that is not the header section: none / refused
+          const plain = await deliverOne(s, { accountId: a.id }, "plain");
+          assert.equal((await s.getMessage(inbox.id, plain.uid, { header: true }))?.header, undefined);
+          const wrong = { ...(await withHeader(s, "wrong")), header: Buffer.from("Subject: x\r\n") };
+          await rejectsWith(s.deliver({ content: wrong, targets: [{ accountId: a.id }] }), "invalid");
+          // over MAX_STORED_HEADER (16 KiB): delivered, the header section is left in the blob
+          const long = `X-Long: ${"a".repeat(17 * 1024)}\r\nSubject: long\r\n\r\n`;
+          const data = Buffer.from(`${long}body\r\n`);
+          const blob = await s.blobs.put(data);
+          const big = {
+            blobId: blob.id,
+            blobSize: blob.size,
+            mime: testMime(long.length, data.length),
+            envelope: testEnvelope("long"),
+            header: data.subarray(0, long.length),
+          };
+          const b = (await s.deliver({ content: big, targets: [{ accountId: a.id }] })).copies[0]!;
+          const rec = await s.getMessage(inbox.id, b.uid, { header: true });
+          assert.equal(rec?.blobId, blob.id);
+          assert.equal(rec?.header, undefined);
+        }));
+
+      it("drops the header section with its blob at garbage collection", () =>
+        withStore(async (s) => {
+          const a = await testAccount(s, "alice@example.com");
+          const inbox = await inboxOf(s, a.id);
+          const content = await withHeader(s, "collected");
+          const c = (await s.deliver({ content, targets: [{ accountId: a.id }] })).copies[0]!;
+          await s.expunge(inbox.id, [c.uid]);
+          await sleep(60);
+          assert.deepEqual(await s.collectGarbage({ graceMs: 20 }), { removed: 1 });
+          assert.equal(await s.blobs.exists(content.blobId), false);
+          // the same bytes delivered again without a header section: nothing of the old one is left
+          const again = await testContent(s, "collected");
+          assert.equal(again.blobId, content.blobId);
+          const d = (await s.deliver({ content: again, targets: [{ accountId: a.id }] })).copies[0]!;
+          assert.equal((await s.getMessage(inbox.id, d.uid, { header: true }))?.header, undefined);
+        }));
+    });
   });
 }
 

@@ -45,6 +45,11 @@ export interface FetchPlan {
   uid: boolean;
   /** RFC822.SIZE or INTERNALDATE: the view's sizes and dates must be loaded */
   details: boolean;
+  /**
+   * some item reads the top-level header section (BODY[HEADER], HEADER.FIELDS[.NOT], RFC822.HEADER,
+   * 1.MIME): the record is read with the stored header section (MessageRecord.header)
+   */
+  header: boolean;
 }
 
 const RECORD_ITEMS = new Set<string>([
@@ -109,7 +114,23 @@ export function planFetch(
     flags: items.some((i) => i.type === "FLAGS"),
     uid: items.some((i) => i.type === "UID"),
     details: items.some((i) => i.type === "RFC822.SIZE" || i.type === "INTERNALDATE"),
+    header: items.some(readsHeader),
   };
+}
+
+const HEADER_TEXTS = new Set(["HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT"]);
+
+/**
+ * Whether an item may be answered from the top-level header section: RFC822.HEADER, [HEADER…] of the
+ * message, and 1.MIME (of a message that is not multipart, the top-level header too). Sections of
+ * nested messages lie outside it and are read from the blob.
+ */
+function readsHeader(it: FetchItem): boolean {
+  if (it.type === "RFC822.HEADER") return true;
+  if (it.type !== "BODY[]") return false;
+  const { part, text } = it.section;
+  if (part.length === 0) return text != null && HEADER_TEXTS.has(text);
+  return part.length === 1 && part[0] === 1 && text === "MIME";
 }
 
 export interface FetchContext {
@@ -323,11 +344,28 @@ function blobReader(
 
 /** A range of the full message (prefix + blob) read into memory: only for bounded ranges. */
 async function readRange(ctx: FetchContext, rec: MessageRecord, range: ByteRange): Promise<Buffer> {
+  const held = heldRange(rec, range);
+  if (held !== null) return held;
   const { prefix, blob } = splitRange(range, rec.prefix.length);
   const parts: Buffer[] = [];
   if (prefix) parts.push(rec.prefix.subarray(prefix.start, prefix.end));
   if (blob) parts.push(await ctx.store.blobs.read(rec.blobId, blob.start, blob.end));
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
+
+/**
+ * A range of the full message that the record holds in memory: within the trace prefix and the
+ * stored top-level header section (MessageRecord.header, the blob's first bytes), so no blob read.
+ * null: some of it is only in the blob (or the record came without a stored header).
+ */
+function heldRange(rec: MessageRecord, range: ByteRange): Buffer | null {
+  const p = rec.prefix.length;
+  if (range.end > p + (rec.header?.length ?? 0)) return null;
+  const { prefix, blob } = splitRange(range, p);
+  const a = prefix ? rec.prefix.subarray(prefix.start, prefix.end) : null;
+  const b = blob ? rec.header!.subarray(blob.start, blob.end) : null;
+  if (a && b) return Buffer.concat([a, b]);
+  return a ?? b ?? Buffer.alloc(0);
 }
 
 async function bodySection(
@@ -345,6 +383,9 @@ async function bodySection(
     case "range": {
       const r = applyPartial(res.range.end - res.range.start, partial);
       const abs = { start: res.range.start + r.start, end: res.range.start + r.end };
+      // BODY[HEADER], RFC822.HEADER: from the stored header section when the record has it
+      const held = heldRange(rec, abs);
+      if (held !== null) return { kind: "bytes", name, data: held, literal8: false };
       return {
         kind: "stream",
         name,

@@ -192,8 +192,11 @@ function compareDay(d: Date, day: ImapDate, op: "before" | "on" | "since", utc: 
   return value >= target;
 }
 
-async function record(c: Candidate, ctx: SearchContext): Promise<MessageRecord | null> {
-  if (c.record === undefined) c.record = await ctx.store.getMessage(ctx.view.mailboxId, c.uid);
+/** header: read the stored header section too (for HEADER keys), when this is the first read */
+async function record(c: Candidate, ctx: SearchContext, header = false): Promise<MessageRecord | null> {
+  if (c.record === undefined) {
+    c.record = await ctx.store.getMessage(ctx.view.mailboxId, c.uid, header ? { header } : undefined);
+  }
   return c.record;
 }
 
@@ -219,9 +222,10 @@ async function headerMatches(
   value: string,
 ): Promise<boolean> {
   const needle = value.toLowerCase();
-  const r = await record(c, ctx);
-  if (!r) return false;
   const envField = ENVELOPE_FIELDS[field];
+  const fromEnvelope = (envField !== undefined || field === "subject") && needle !== "";
+  const r = await record(c, ctx, !fromEnvelope);
+  if (!r) return false;
   if (envField && needle !== "") {
     return r.envelope[envField].some((a) => addressText(a).toLowerCase().includes(needle));
   }
@@ -244,7 +248,8 @@ function addressText(a: EnvelopeAddress): string {
 
 async function headerMap(c: Candidate, r: MessageRecord, ctx: SearchContext): Promise<Map<string, string[]>> {
   if (c.header) return c.header;
-  const head = await ctx.store.blobs.read(r.blobId, 0, r.mime.headerEnd);
+  // the stored header section when the record came with it (schema 7), else the blob's first bytes
+  const head = r.header ?? (await ctx.store.blobs.read(r.blobId, 0, r.mime.headerEnd));
   const { fields } = splitHeaderFields(Buffer.concat([r.prefix, head]));
   const map = new Map<string, string[]>();
   for (const f of fields) {

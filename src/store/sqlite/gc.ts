@@ -1,5 +1,5 @@
 // Blob garbage collection: a blob goes when no message and no queue entry references it and it is
-// older than the grace period. The grace period protects blobs written for a delivery that has not
+// older than the grace period, and with it its row in message_headers. The grace period protects blobs written for a delivery that has not
 // committed yet (SMTP writes the blob first, then calls deliver).
 
 import type { CollectableBlobStore } from "../fs-blob-store.js";
@@ -18,10 +18,23 @@ export async function collectGarbage(
     `SELECT EXISTS (SELECT 1 FROM messages WHERE blob_id = @id)
          OR EXISTS (SELECT 1 FROM queue_messages WHERE blob_id = @id) AS used`,
   );
+  // the blob's stored header section (schema 7) goes with it; the statement checks again, so a
+  // message stored meanwhile by another process keeps its row
+  const dropHeader = db.prep(
+    `DELETE FROM message_headers WHERE blob_id = @id
+       AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = @id)`,
+  );
   let removed = 0;
   for await (const id of blobs.list()) {
-    // the reference check runs under the blob's lock, right before the unlink
-    if (await blobs.deleteIfUnused(id, cutoff, () => inUse.get({ id })!.used === 1)) removed++;
+    // the reference check runs under the blob's lock, right before the unlink; the header row is
+    // deleted first, so a crash in between leaves an unreferenced blob (collected next time), never
+    // a row whose blob is gone
+    const used = (): boolean => {
+      if (inUse.get({ id })!.used === 1) return true;
+      dropHeader.run({ id });
+      return false;
+    };
+    if (await blobs.deleteIfUnused(id, cutoff, used)) removed++;
   }
   return { removed, tempRemoved };
 }

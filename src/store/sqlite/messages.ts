@@ -52,6 +52,7 @@ const WITH_STATE = "messages m JOIN message_state s ON s.mailbox_id = m.mailbox_
 const SUMMARY_COLUMNS =
   "m.id AS id, m.mailbox_id AS mailbox_id, m.uid AS uid, s.modseq AS modseq, s.flags AS flags, " +
   "m.internal_date AS internal_date, m.size AS size";
+const RECORD_COLUMNS = `${SUMMARY_COLUMNS}, m.blob_id AS blob_id, m.prefix AS prefix, m.mime AS mime, m.envelope AS envelope`;
 
 function toSummary(r: SummaryRow): MessageSummary {
   return {
@@ -72,6 +73,8 @@ export interface PreparedDelivery {
   flags: Flag[][];
   /** size of the queued message's blob */
   queueBlobSize: number;
+  /** the header section to keep in message_headers (checked: mime.headerEnd bytes, not too large) */
+  header: Buffer | null;
 }
 
 /** the sent_date column: the Date: header as epoch ms (RFC 5256 §2.2), null when there is none */
@@ -127,21 +130,28 @@ export class Messages {
       .map(toSummary);
   }
 
-  get(mailboxId: number, uid: number): MessageRecord | null {
+  /** withHeader: the stored header section too (message_headers, schema 7), in the same statement */
+  get(mailboxId: number, uid: number, withHeader = false): MessageRecord | null {
     const r = this.db
-      .prep<RecordRow>(
-        `SELECT ${SUMMARY_COLUMNS}, m.blob_id AS blob_id, m.prefix AS prefix, m.mime AS mime, m.envelope AS envelope
-         FROM ${WITH_STATE} WHERE m.mailbox_id = ? AND m.uid = ?`,
+      .prep<RecordRow & { header?: Buffer | null }>(
+        withHeader
+          ? `SELECT ${RECORD_COLUMNS}, h.header AS header
+             FROM ${WITH_STATE} LEFT JOIN message_headers h ON h.blob_id = m.blob_id
+             WHERE m.mailbox_id = ? AND m.uid = ?`
+          : `SELECT ${RECORD_COLUMNS} FROM ${WITH_STATE} WHERE m.mailbox_id = ? AND m.uid = ?`,
       )
       .get(mailboxId, uid);
     if (!r) return null;
-    return {
+    const rec: MessageRecord = {
       ...toSummary(r),
       blobId: r.blob_id,
       prefix: r.prefix,
       mime: JSON.parse(r.mime) as MimeNode,
       envelope: JSON.parse(r.envelope) as Envelope,
     };
+    // a row from before schema 7, or one whose header was over MAX_STORED_HEADER, has none
+    if (r.header) rec.header = r.header;
+    return rec;
   }
 
   /**
@@ -327,6 +337,12 @@ export class Messages {
       const envelope = JSON.stringify(content.envelope);
       const sentDate = sentDateOf(content.envelope);
       const internalDate = (req.internalDate ?? new Date()).getTime();
+      // once per blob: an equal blob delivered before already has its row (and equal bytes)
+      if (p.header !== null) {
+        this.db
+          .prep("INSERT OR IGNORE INTO message_headers (blob_id, header) VALUES (?, ?)")
+          .run(content.blobId, p.header);
+      }
       req.targets.forEach((target, i) => {
         const mailbox = this.targetMailbox(target.accountId, target.mailboxId);
         const prefix = target.prefix ?? Buffer.alloc(0);

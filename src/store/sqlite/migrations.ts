@@ -243,6 +243,23 @@ CREATE TABLE dmarc_records (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 7,
+    description: "top-level header sections of messages, so header FETCHes need no blob read",
+    sql: `
+-- The blob's bytes [0, headerEnd) (the top-level header section, without the trace prefix of the
+-- messages row) when at most 16 KiB: FETCH BODY[HEADER], HEADER.FIELDS and RFC822.HEADER come from
+-- here instead of a file open/read/close. Blobs are content-addressed and shared by every copy, so
+-- one row per blob, written (OR IGNORE) in the delivery's transaction; garbage collection deletes it
+-- with the blob. Messages stored before this version have no row and are read from the blob.
+-- A rowid table on purpose: WITHOUT ROWID keeps under 1 KB of a row in the b-tree page and chains
+-- the rest through overflow pages: looking up a 3 KB header took 3-4 times as long (measured).
+CREATE TABLE message_headers (
+  blob_id TEXT PRIMARY KEY,
+  header BLOB NOT NULL
+);
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -21,6 +21,8 @@ import {
   type Domain,
   type Mailbox,
   type MailboxChange,
+  MAX_STORED_HEADER,
+  type MessageContent,
   type FlagCount,
   type MessageDetails,
   type MessageStates,
@@ -284,15 +286,19 @@ export class SqliteMailStore implements MailStore {
         queueBlobSize = await this.blobs.size(req.queue.blobId);
       }
     }
-    return { req, flags, queueBlobSize };
+    return { req, flags, queueBlobSize, header: storedHeader(content) };
   }
 
   async listMessages(mailboxId: number, opts?: { sinceUid?: number }): Promise<MessageSummary[]> {
     return this.p.messages.list(mailboxId, opts?.sinceUid);
   }
 
-  async getMessage(mailboxId: number, uid: number): Promise<MessageRecord | null> {
-    return this.p.messages.get(mailboxId, uid);
+  async getMessage(
+    mailboxId: number,
+    uid: number,
+    opts?: { header?: boolean },
+  ): Promise<MessageRecord | null> {
+    return this.p.messages.get(mailboxId, uid, opts?.header ?? false);
   }
 
   async listEnvelopes(mailboxId: number): Promise<Map<number, Envelope>> {
@@ -464,4 +470,21 @@ export class SqliteMailStore implements MailStore {
   private publish(touched: Touched): void {
     for (const [mailboxId, modseq] of touched) this.bus.publish(mailboxId, modseq);
   }
+}
+
+/**
+ * The header section of a delivery to keep in message_headers, or null: none given, or over
+ * MAX_STORED_HEADER. One that is not the tree's header section (blob bytes [0, mime.headerEnd)) is
+ * refused: it would be served in place of the message's own header.
+ */
+function storedHeader(content: MessageContent): Buffer | null {
+  const header = content.header;
+  if (header === undefined) return null;
+  if (header.length !== content.mime.headerEnd || content.mime.headerStart !== 0) {
+    throw new StoreError(
+      "invalid",
+      `header section of ${header.length} bytes, but the message's header ends at ${content.mime.headerEnd}`,
+    );
+  }
+  return header.length <= MAX_STORED_HEADER ? header : null;
 }

@@ -250,6 +250,7 @@ async function append(
           mime: m.mime,
           envelope: m.envelope,
           searchText: m.searchText,
+          header: m.header,
         },
         internalDate: date ? new Date(date.time) : new Date(),
         targets: [{ accountId: id, mailboxId, flags: [...flags] }],

@@ -100,11 +100,13 @@ export async function handleFetch(s: ImapSession, cmd: Cmd<"FETCH">): Promise<vo
     | { kind: "skip" }
     | { kind: "ok"; m: NonNullable<ReturnType<typeof view.at>>; values: Awaited<ReturnType<typeof prepareMessage>> }
     | { kind: "error"; err: unknown };
+  const readOpts = plan.header ? { header: true } : undefined;
   const load = async (seq: number): Promise<Loaded> => {
     try {
       if (plan.details && !view.detailsAt(seq)) return { kind: "skip" };
       const m = view.at(seq)!;
-      const rec = await store.getMessage(view.mailboxId, m.uid);
+      // header sections come with the record (stored in the database, no blob read)
+      const rec = await store.getMessage(view.mailboxId, m.uid, readOpts);
       // expunged by another session meanwhile (RFC 2180 §4.1.1): skip it
       if (rec === null) return { kind: "skip" };
       const prepared = prepareMessage(ctx, plan, m, rec, seenNow.has(m.uid));
