@@ -133,7 +133,8 @@ export class GroupCommit {
     } catch (err) {
       // no WAL file to sync (cannot happen after a commit in WAL mode): fail loudly, lose nothing silently
       for (const c of batches) for (const p of c.batch) p.reject(err);
-      return this.startSync();
+      for (const done of this.drained.splice(0)) done();
+      return;
     }
     this.syncing = true;
     fsync(fd, (err) => {
