@@ -54,6 +54,8 @@ export interface StartOptions {
   outbound?: Pick<OutboundDeps, "clock" | "resolver" | "connect">;
   /** the clock of login throttling, rate limits and greylisting (tests move it forward); default Date.now */
   now?: () => number;
+  /** largest blob kept in the database instead of a file (default 128 KiB); 0: files only (tests) */
+  inlineBlobMax?: number;
 }
 
 export async function startServer(config: Config, log: Log, opts: StartOptions = {}): Promise<RunningServer> {
@@ -64,7 +66,11 @@ export async function startServer(config: Config, log: Log, opts: StartOptions =
   await ensureDataDir(config.data_dir, log);
   const tls = await loadTlsMaterial(config, log);
   const metrics = createMetrics();
-  const rawStore = await openStore(config.store.url, { dataDir: config.data_dir, log: storeLog(log) });
+  const rawStore = await openStore(config.store.url, {
+    dataDir: config.data_dir,
+    log: storeLog(log),
+    inlineBlobMax: opts.inlineBlobMax,
+  });
   const store = instrumentStore(rawStore, metrics);
   log.info("store.open", `store open: ${redactUrl(config.store.url)}`, {
     schema: await store.schemaVersion(),

@@ -287,7 +287,15 @@ export const pop3Download: Workload = {
           const mail = mailboxes(p.messagesPerAccount);
           const server =
             which === "postamt"
-              ? await startPostamt({ users: USERS, smtp: true, pop3: true })
+              ? await startPostamt({
+                  users: USERS,
+                  smtp: true,
+                  pop3: true,
+                  // BENCH_POP3_PROFILE=DIR: Postamt under node --cpu-prof (the whole run, loading included)
+                  ...(process.env["BENCH_POP3_PROFILE"]
+                    ? { nodeArgs: ["--cpu-prof", "--cpu-prof-dir", process.env["BENCH_POP3_PROFILE"]] }
+                    : {}),
+                })
               : await startDovecot({ users: USERS, pop3: true });
           try {
             if (which === "postamt") await loadPostamt(server, mail);

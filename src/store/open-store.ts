@@ -16,6 +16,8 @@ export interface OpenStoreOptions {
   /** holds the message files (blobs/) */
   dataDir: string;
   log?: StoreLogger;
+  /** largest blob kept in the database instead of a file (default 128 KiB); 0: files only (tests) */
+  inlineBlobMax?: number;
 }
 
 export type StoreLocation = { kind: "sqlite"; path: string } | { kind: "postgres"; url: string };
@@ -52,7 +54,13 @@ export async function openStore(url: string, opts: OpenStoreOptions): Promise<Ma
   if (location.path !== ":memory:") await mkdir(dirname(location.path), { recursive: true });
   const blobs = new FsBlobStore(join(resolve(opts.dataDir), "blobs"));
   const bus = new LocalChangeBus((err) => opts.log?.warn({ err }, "change listener failed"));
-  const store = new SqliteMailStore({ path: location.path, blobs, bus, log: opts.log });
+  const store = new SqliteMailStore({
+    path: location.path,
+    blobs,
+    bus,
+    log: opts.log,
+    inlineBlobMax: opts.inlineBlobMax,
+  });
   await store.open();
   return store;
 }

@@ -92,7 +92,8 @@ describe("MessageSpool", () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "postamt-spool-"));
-    store = await openStore(`sqlite:${join(dir, "postamt.db")}`, { dataDir: dir });
+    // files only: these tests look at the writer's temporary files
+    store = await openStore(`sqlite:${join(dir, "postamt.db")}`, { dataDir: dir, inlineBlobMax: 0 });
     tmpBlobs = join(dir, "blobs", "tmp");
   });
   after(async () => {

@@ -444,7 +444,8 @@ describe("SMTP defences with tight settings", () => {
 
 describe("SMTP under failure and shutdown", () => {
   it("answers 451 when the message files cannot be written, stores nothing, and keeps serving", async () => {
-    const t = await startTestServer();
+    // files only: small messages would not touch the files at all
+    const t = await startTestServer({}, { start: { inlineBlobMax: 0 } });
     try {
       const { mkdir, rm, writeFile } = await import("node:fs/promises");
       const { join } = await import("node:path");

@@ -4,15 +4,28 @@
 
 import type { CollectableBlobStore } from "../fs-blob-store.js";
 import type { Db } from "./db.js";
+import type { HybridBlobStore } from "./hybrid-blobs.js";
 
 export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
 
 export async function collectGarbage(
   db: Db,
   blobs: CollectableBlobStore,
+  inline: HybridBlobStore,
   graceMs: number,
 ): Promise<{ removed: number; tempRemoved: number }> {
   const cutoff = Date.now() - graceMs;
+  // small blobs (schema 8): pending ones no delivery took, then unreferenced rows of blob_inline
+  // created before the cutoff, with their header rows, in one transaction (the checks run in it)
+  const dropped = inline.dropPendingBefore(cutoff);
+  const unreferenced = `SELECT id FROM blob_inline b WHERE b.created <= @cutoff
+       AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = b.id)
+       AND NOT EXISTS (SELECT 1 FROM queue_messages WHERE blob_id = b.id)`;
+  let removed = dropped;
+  removed += db.write(() => {
+    db.prep(`DELETE FROM message_headers WHERE blob_id IN (${unreferenced})`).run({ cutoff });
+    return db.prep(`DELETE FROM blob_inline WHERE id IN (${unreferenced})`).run({ cutoff }).changes;
+  });
   const tempRemoved = await blobs.removeStaleTemp(cutoff);
   const inUse = db.prep<{ used: number }>(
     `SELECT EXISTS (SELECT 1 FROM messages WHERE blob_id = @id)
@@ -24,7 +37,6 @@ export async function collectGarbage(
     `DELETE FROM message_headers WHERE blob_id = @id
        AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = @id)`,
   );
-  let removed = 0;
   for await (const id of blobs.list()) {
     // the reference check runs under the blob's lock, right before the unlink; the header row is
     // deleted first, so a crash in between leaves an unreferenced blob (collected next time), never

@@ -49,13 +49,17 @@ import { PolicyState } from "./policy-state.js";
 import { type GroupCommitStats, GroupCommit } from "./group-commit.js";
 import { Mailboxes } from "./mailboxes.js";
 import { Messages, type PreparedDelivery, type Touched } from "./messages.js";
+import { HybridBlobStore, INLINE_BLOB_MAX } from "./hybrid-blobs.js";
 import { migrate, userVersion } from "./migrations.js";
 import { checkQueueMessage, QueueTable } from "./queue.js";
 
 export interface SqliteStoreOptions {
   /** database file (":memory:" for throw-away tests) */
   path: string;
+  /** the message files; blobs of at most inlineBlobMax bytes go into the database instead */
   blobs: CollectableBlobStore;
+  /** largest blob kept in the database (default INLINE_BLOB_MAX, 128 KiB); 0: every blob is a file */
+  inlineBlobMax?: number;
   bus: ChangeBus;
   log?: StoreLogger;
   busyTimeoutMs?: number;
@@ -72,12 +76,12 @@ interface Parts {
 }
 
 export class SqliteMailStore implements MailStore {
-  readonly blobs: CollectableBlobStore;
+  readonly blobs: HybridBlobStore;
   readonly bus: ChangeBus;
   private parts: Parts | null = null;
 
   constructor(private readonly opts: SqliteStoreOptions) {
-    this.blobs = opts.blobs;
+    this.blobs = new HybridBlobStore(opts.blobs, opts.inlineBlobMax ?? INLINE_BLOB_MAX);
     this.bus = opts.bus;
   }
 
@@ -109,6 +113,7 @@ export class SqliteMailStore implements MailStore {
       queue,
       policy: new PolicyState(db),
     };
+    this.blobs.attach(db);
     // once after the upgrade to schema 5: the Date: header of messages stored before it
     const filled = this.parts.messages.backfillSentDates();
     if (filled > 0) {
@@ -125,6 +130,7 @@ export class SqliteMailStore implements MailStore {
     this.parts = null;
     // commits what is queued and waits for its WAL sync before the connection goes
     await parts.commit.close();
+    this.blobs.attach(null);
     parts.db.close();
   }
 
@@ -260,9 +266,16 @@ export class SqliteMailStore implements MailStore {
   // ---- messages ----
 
   async deliver(req: DeliveryRequest): Promise<DeliveryResult> {
+    // small blobs not stored yet: their bytes go into blob_inline in the delivery's own transaction
+    if (!this.parts) throw new StoreError("closed", "store is not open");
+    const inline = this.blobs.pin([req.content.blobId, req.queue?.blobId]);
     const prepared = await this.prepareDelivery(req);
     const p = this.p;
-    const out = await p.commit.run(() => p.messages.deliver(prepared));
+    const out = await p.commit.run(() => {
+      this.blobs.persist(p.db, inline);
+      return p.messages.deliver(prepared);
+    });
+    this.blobs.settle(inline);
     this.publish(out.touched);
     return { copies: out.copies, queueId: out.queueId };
   }
@@ -461,7 +474,12 @@ export class SqliteMailStore implements MailStore {
   // ---- blobs ----
 
   async collectGarbage(opts?: { graceMs?: number }): Promise<{ removed: number }> {
-    const result = await collectGarbage(this.p.db, this.blobs, opts?.graceMs ?? DEFAULT_GC_GRACE_MS);
+    const result = await collectGarbage(
+      this.p.db,
+      this.blobs.files,
+      this.blobs,
+      opts?.graceMs ?? DEFAULT_GC_GRACE_MS,
+    );
     if (result.removed > 0 || result.tempRemoved > 0) this.opts.log?.info(result, "blob garbage collected");
     return { removed: result.removed };
   }
