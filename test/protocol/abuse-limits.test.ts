@@ -28,6 +28,7 @@ import { type RunningServer, startServer } from "../../src/server.js";
 import { type TestDnsServer, startDnsServer } from "../helpers/dns-server.js";
 import { mailboxMessages } from "../helpers/mailbox.js";
 import { type TestServer, type TestUser, startTestServer } from "../helpers/server.js";
+import { Wire, smtpReply } from "../helpers/wire.js";
 import { waitFor } from "../helpers/wait.js";
 
 const MINUTE = 60_000;
@@ -42,87 +43,6 @@ const USERS: TestUser[] = ["alice", "bob", "carol", "dave", "erin"].map((n) => (
   password: `${n}-secret`,
 }));
 
-// ---- a line client whose socket can be bound to a chosen loopback address ----
-
-class Wire {
-  private buf = "";
-  private waiters: Array<() => void> = [];
-  closed = false;
-
-  private constructor(private readonly socket: Socket) {
-    socket.on("data", (d: Buffer) => {
-      this.buf += d.toString("utf8");
-      this.wake();
-    });
-    socket.on("close", () => {
-      this.closed = true;
-      this.wake();
-    });
-    socket.on("error", () => undefined);
-  }
-
-  static async open(port: number, localAddress: string, host = "127.0.0.1"): Promise<Wire> {
-    const socket = connect({ port, host, localAddress });
-    await new Promise<void>((resolve, reject) => {
-      socket.once("connect", () => resolve());
-      socket.once("error", reject);
-    });
-    assert.equal(socket.localAddress, localAddress, "the client socket is bound to the chosen address");
-    return new Wire(socket);
-  }
-
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-
-  /** One line without its CRLF. */
-  async line(timeoutMs = 10_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.buf.indexOf("\r\n");
-      if (i >= 0) {
-        const l = this.buf.slice(0, i);
-        this.buf = this.buf.slice(i + 2);
-        return l;
-      }
-      if (this.closed) throw new Error(`connection closed; unread: ${JSON.stringify(this.buf)}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no line within ${timeoutMs} ms; unread: ${JSON.stringify(this.buf)}`);
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        setTimeout(resolve, Math.min(left, 100));
-      });
-    }
-  }
-
-  send(line: string): void {
-    this.socket.write(`${line}\r\n`);
-  }
-
-  async waitClosed(timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.closed) {
-      if (Date.now() > deadline) throw new Error("connection still open");
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        setTimeout(resolve, 50);
-      });
-    }
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
-/** The last line of an SMTP reply ("NNN text"); earlier lines of a multi-line reply are skipped. */
-async function smtpReply(w: Wire): Promise<string> {
-  for (;;) {
-    const l = await w.line();
-    if (/^\d{3}(?: |$)/.test(l)) return l;
-    if (!/^\d{3}-/.test(l)) throw new Error(`not an SMTP reply line: ${JSON.stringify(l)}`);
-  }
-}
 
 async function say(w: Wire, line: string): Promise<string> {
   w.send(line);

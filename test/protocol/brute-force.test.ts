@@ -9,10 +9,10 @@
 // a getAccount() on the (instrumented) store, so a refused attempt that adds no getAccount never
 // reached the password.
 import assert from "node:assert/strict";
-import { type Socket, connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { configFromObject } from "../../src/config/load.js";
 import { type TestServer, startTestServer } from "../helpers/server.js";
+import { Wire, smtpReply } from "../helpers/wire.js";
 
 type Proto = "smtp" | "imap" | "pop3";
 const PROTOS: readonly Proto[] = ["smtp", "imap", "pop3"];
@@ -21,87 +21,6 @@ const ALICE = { user: "alice@example.test", pass: "alice-secret" };
 const BOB = { user: "bob@example.test", pass: "bob-secret" };
 const MINUTE = 60_000;
 
-// ---- a line client whose socket can be bound to a chosen loopback address ----
-
-class Wire {
-  private buf = "";
-  private waiters: Array<() => void> = [];
-  closed = false;
-
-  private constructor(private readonly socket: Socket) {
-    socket.on("data", (d: Buffer) => {
-      this.buf += d.toString("utf8");
-      this.wake();
-    });
-    socket.on("close", () => {
-      this.closed = true;
-      this.wake();
-    });
-    socket.on("error", () => undefined);
-  }
-
-  static async open(port: number, localAddress: string): Promise<Wire> {
-    const socket = connect({ port, host: "127.0.0.1", localAddress });
-    await new Promise<void>((resolve, reject) => {
-      socket.once("connect", () => resolve());
-      socket.once("error", reject);
-    });
-    assert.equal(socket.localAddress, localAddress, "the client socket is bound to the chosen address");
-    return new Wire(socket);
-  }
-
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-
-  /** One line without its CRLF. */
-  async line(timeoutMs = 20_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.buf.indexOf("\r\n");
-      if (i >= 0) {
-        const l = this.buf.slice(0, i);
-        this.buf = this.buf.slice(i + 2);
-        return l;
-      }
-      if (this.closed) throw new Error(`connection closed; unread: ${JSON.stringify(this.buf)}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no line within ${timeoutMs} ms; unread: ${JSON.stringify(this.buf)}`);
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        setTimeout(resolve, Math.min(left, 100));
-      });
-    }
-  }
-
-  send(line: string): void {
-    this.socket.write(`${line}\r\n`);
-  }
-
-  async waitClosed(timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.closed) {
-      if (Date.now() > deadline) throw new Error("connection still open");
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        setTimeout(resolve, 50);
-      });
-    }
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
-/** The last line of an SMTP reply ("NNN text"); earlier lines of a multi-line reply are skipped. */
-async function smtpReply(w: Wire): Promise<string> {
-  for (;;) {
-    const l = await w.line();
-    if (/^\d{3}(?: |$)/.test(l)) return l;
-    if (!/^\d{3}-/.test(l)) throw new Error(`not an SMTP reply line: ${JSON.stringify(l)}`);
-  }
-}
 
 /** The tagged IMAP response without its tag, e.g. "NO [AUTHENTICATIONFAILED] Authentication failed". */
 async function imapTagged(w: Wire, tag: string): Promise<string> {
