@@ -31,8 +31,27 @@ export class ContentEncoder {
   push(chunk: Uint8Array): Buffer {
     // Worst case every input octet becomes two ("\n" → CRLF, "." → ".."), plus a held-back CR.
     const out = Buffer.allocUnsafe(chunk.length * 2 + 2);
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
     let o = 0;
-    for (let i = 0; i < chunk.length; i++) {
+    let i = 0;
+    // Fast path for the usual content, whole CRLF lines: found and copied natively, a line at a time.
+    // Anything else (a bare CR or LF, a CR held from the previous chunk) goes to the octet loop.
+    if (!this.pendingCr) {
+      while (i < buf.length) {
+        const lf = buf.indexOf(LF, i);
+        if (lf <= i || buf.indexOf(CR, i) !== lf - 1) break;
+        if (this.atLineStart && this.dotStuff && buf[i] === DOT) out[o++] = DOT;
+        o += buf.copy(out, o, i, lf + 1);
+        this.atLineStart = true;
+        i = lf + 1;
+      }
+    }
+    return out.subarray(0, this.octets(buf, i, out, o));
+  }
+
+  /** the octet-by-octet encoder for chunk[from…]; returns the new output length */
+  private octets(chunk: Uint8Array, from: number, out: Buffer, o: number): number {
+    for (let i = from; i < chunk.length; i++) {
       const b = chunk[i]!;
       if (this.pendingCr) {
         this.pendingCr = false;
@@ -55,7 +74,7 @@ export class ContentEncoder {
         this.atLineStart = false;
       }
     }
-    return out.subarray(0, o);
+    return o;
   }
 
   end(): Buffer {
