@@ -47,15 +47,8 @@ export class FsBlobStore implements CollectableBlobStore {
     return new FsBlobWriter(this);
   }
 
-  async put(data: Buffer): Promise<{ id: string; size: number }> {
-    const writer = this.createWriter();
-    try {
-      await writer.write(data);
-      return await writer.finish();
-    } catch (err) {
-      await writer.abort();
-      throw err;
-    }
+  put(data: Buffer): Promise<{ id: string; size: number }> {
+    return putWith(this.createWriter(), data);
   }
 
   createReadStream(id: string, start = 0, end?: number): Readable {
@@ -304,4 +297,15 @@ async function readdirIfExists(dir: string): Promise<string[]> {
 
 function isErrno(err: unknown, code: string): boolean {
   return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
+}
+
+/** Writes one buffer through a writer; a failure drops the partial blob. */
+export async function putWith(writer: BlobWriter, data: Buffer): Promise<{ id: string; size: number }> {
+  try {
+    await writer.write(data);
+    return await writer.finish();
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
 }

@@ -14,7 +14,7 @@
 
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import { type CollectableBlobStore, isBlobId } from "../fs-blob-store.js";
+import { type CollectableBlobStore, isBlobId, putWith } from "../fs-blob-store.js";
 import { type BlobStore, type BlobWriter, StoreError } from "../types.js";
 import type { Db } from "./db.js";
 
@@ -54,15 +54,8 @@ export class HybridBlobStore implements BlobStore {
     return this.inlineMax > 0 ? new HybridBlobWriter(this) : this.files.createWriter();
   }
 
-  async put(data: Buffer): Promise<{ id: string; size: number }> {
-    const writer = this.createWriter();
-    try {
-      await writer.write(data);
-      return await writer.finish();
-    } catch (err) {
-      await writer.abort();
-      throw err;
-    }
+  put(data: Buffer): Promise<{ id: string; size: number }> {
+    return putWith(this.createWriter(), data);
   }
 
   createReadStream(id: string, start = 0, end?: number): Readable {
